@@ -1,0 +1,216 @@
+"""The ConnectSafely API client: one authenticated, reused HTTP session. No Airflow imports.
+
+``requests`` and ``tenacity`` are imported when a client is built, not when this module is
+imported, so that DAG files importing the operator stay cheap to parse.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow_provider_connectsafely import __version__, errors, responses
+from airflow_provider_connectsafely.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    import requests
+
+    from airflow_provider_connectsafely.models import MessageRequest
+
+DEFAULT_BASE_URL = "https://api.connectsafely.ai"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+USER_AGENT = f"airflow-provider-connectsafely/{__version__}"
+ACCOUNTS_PATH = "/linkedin/accounts"
+
+log = logging.getLogger(__name__)
+
+
+def normalize_base_url(value: str | None) -> str:
+    """``api.example.com`` → ``https://api.example.com``; refuse plain http to a remote host.
+
+    :raises ConnectSafelyConfigError: for an unusable URL.
+    """
+    text = (value or "").strip() or DEFAULT_BASE_URL
+    if "://" not in text:
+        text = f"https://{text}"
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise errors.ConnectSafelyConfigError(
+            f"Base URL {text!r} is not an http(s) URL. Fix: set the connection's host to e.g. "
+            f"{DEFAULT_BASE_URL}"
+        )
+    if scheme == "http" and not is_loopback(parts.hostname):
+        raise errors.ConnectSafelyConfigError(
+            f"Base URL {text!r} uses plain http to a non-loopback host, which would send the API "
+            "key unencrypted. Fix: use https:// (plain http is allowed only to localhost/127.0.0.1)"
+        )
+    if parts.username or parts.password:
+        raise errors.ConnectSafelyConfigError(
+            "Base URL must not contain credentials. Fix: put the API key in the password field"
+        )
+    return f"{scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class ConnectSafelyClient:
+    """Talks to the ConnectSafely API over one keep-alive ``requests.Session``.
+
+    :param api_key: the ConnectSafely API key (sent as a bearer token, never logged).
+    :param base_url: API root, ``https://api.connectsafely.ai`` by default.
+    :param timeout: read timeout in seconds.
+    :param connect_timeout: connect timeout in seconds.
+    :param verify: TLS verification: True, or a CA bundle path; False only when asked for.
+    :param retry_policy: what is retried in-process (never a send of unknown outcome).
+    :param sleep: how to wait between attempts (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        verify: bool | str = True,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        if not api_key or not api_key.strip():
+            raise errors.ConnectSafelyConfigError("No API key given")
+        self._api_key = api_key.strip()
+        self.base_url = normalize_base_url(base_url)
+        self.timeout = (min(connect_timeout, timeout), timeout)
+        self.verify = verify
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"ConnectSafelyClient(base_url={self.base_url!r})"
+
+    @cached_property
+    def session(self) -> requests.Session:
+        import requests
+
+        from airflow_provider_connectsafely.auth import BearerAuth
+
+        session = requests.Session()
+        session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        # Session-level auth (not a default header) keeps a ~/.netrc entry from replacing the
+        # key, and lets requests drop it on a redirect to another host.
+        session.auth = BearerAuth(self._api_key)
+        session.verify = self.verify
+        return session
+
+    def close(self) -> None:
+        if "session" in self.__dict__:
+            self.session.close()
+            del self.__dict__["session"]
+
+    def send(self, request: MessageRequest) -> dict[str, Any]:
+        """Send one message; return the API's JSON answer.
+
+        :raises ConnectSafelyError: a typed subclass saying whether it may have been delivered.
+        """
+        return self._with_retries(lambda: self._post(request.path, request.to_body()))
+
+    def list_accounts(self) -> dict[str, Any]:
+        """``GET /linkedin/accounts``: read-only and authenticated."""
+        return self._with_retries(lambda: self._get(ACCOUNTS_PATH))
+
+    def _with_retries(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        import tenacity
+
+        policy = self.retry_policy
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            return (policy.delay(error, state.attempt_number) if error else None) or 0.0
+
+        def should_retry(state: tenacity.RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome else None
+            return error is not None and policy.delay(error, state.attempt_number) is not None
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            sleep = state.next_action.sleep if state.next_action else 0.0
+            log.warning("Attempt %d failed (%s); retrying in %.1f s", state.attempt_number, error, sleep)
+
+        retrying = tenacity.Retrying(
+            retry=should_retry,
+            wait=wait,
+            stop=tenacity.stop_after_attempt(policy.max_attempts),
+            before_sleep=before_sleep,
+            reraise=True,
+            sleep=self._sleep or time.sleep,
+        )
+        return retrying(call)
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._request("POST", path, json=body)
+
+    def _get(self, path: str) -> dict[str, Any]:
+        return self._request("GET", path)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        import requests
+
+        url = self.base_url + path
+        try:
+            response = self.session.request(
+                method, url, timeout=self.timeout, allow_redirects=False, **kwargs
+            )
+        except requests.exceptions.ConnectTimeout as exc:
+            raise errors.ConnectionFailedError(f"Timed out connecting to {self.base_url}") from exc
+        except requests.exceptions.ReadTimeout as exc:
+            raise errors.DeliveryUnknownError(
+                f"No answer from {self.base_url} within {self.timeout[1]:g} s (read timeout)"
+            ) from exc
+        except requests.exceptions.SSLError as exc:
+            raise errors.ConnectionFailedError(
+                f"TLS handshake with {self.base_url} failed: {exc.__class__.__name__}"
+            ) from exc
+        except requests.exceptions.ConnectionError as exc:
+            if _never_connected(exc):
+                raise errors.ConnectionFailedError(
+                    f"Could not connect to {self.base_url} (nothing was sent)"
+                ) from exc
+            raise errors.DeliveryUnknownError(
+                f"The connection to {self.base_url} broke after the request was sent"
+            ) from exc
+        if 200 <= response.status_code < 300:
+            return responses.success_body(response, redact=self._api_key)
+        raise responses.error_for(response, datetime.now(timezone.utc), redact=self._api_key)
+
+
+def _never_connected(exc: Exception) -> bool:
+    """True when urllib3 failed while opening the connection, before sending a byte.
+
+    requests wraps urllib3's error (``MaxRetryError.reason``) in its own; walk that chain.
+    """
+    from urllib3.exceptions import NewConnectionError
+
+    current: object = exc
+    for _ in range(5):
+        if isinstance(current, NewConnectionError):  # NameResolutionError is a subclass
+            return True
+        if isinstance(current, BaseException) and current.args:
+            current = getattr(current, "reason", None) or current.args[0]
+        else:
+            return False
+    return False

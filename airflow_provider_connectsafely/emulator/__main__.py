@@ -1,0 +1,73 @@
+"""Command line: ``connectsafely-emulator --port 8099 --api-key KEY`` (or ``python -m``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from .server import EmulatorServer
+
+ENV_API_KEY = "CONNECTSAFELY_EMULATOR_API_KEY"
+DEFAULT_API_KEY = "emulator-key"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="connectsafely-emulator",
+        description="Run a local emulator of the ConnectSafely API until SIGINT/SIGTERM.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8099, help="port, 0 for any free one (default: 8099)")
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        help=f"bearer key clients must send (default: ${ENV_API_KEY}, else '{DEFAULT_API_KEY}')",
+    )
+    parser.add_argument(
+        "--daily-limit", type=int, default=150, help="messages per account per UTC day (default: 150)"
+    )
+    parser.add_argument(
+        "--account",
+        action="append",
+        dest="accounts",
+        metavar="ID",
+        help="account id (repeatable; the first is the default)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator in the foreground; returns the exit status."""
+    args = _parser().parse_args(argv)
+    api_key = args.api_key or os.environ.get(ENV_API_KEY) or DEFAULT_API_KEY
+    try:
+        server = EmulatorServer(
+            api_key, args.host, args.port, args.daily_limit, args.accounts, verbose=args.verbose
+        ).start()
+    except (OSError, ValueError) as exc:
+        print(f"connectsafely-emulator: cannot start: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    print(f"ConnectSafely emulator listening on {server.url}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""The :class:`EmulatorServer`: the emulator's HTTP server run in a background thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from .clock import Clock, utc_now
+from .faults import build_fault
+from .http_handler import EmulatorHTTPServer
+from .state import EmulatorState
+
+
+class EmulatorServer:
+    """A local ConnectSafely API, run in a background thread.
+
+    Use as a context manager or call :meth:`start` / :meth:`stop`.
+
+    :param api_key: bearer key clients must send.
+    :param host: interface to bind (keep it on loopback: the admin endpoints have no auth).
+    :param port: TCP port; 0 picks a free one (read it back from :attr:`port`).
+    :param daily_limit: messages per account per UTC day before sends answer 429.
+    :param accounts: account ids, the first being the default; two deterministic ids if ``None``.
+    :param verbose: log each request to stderr.
+    :param clock: source of the current UTC time (for tests of the daily reset).
+    """
+
+    def __init__(
+        self,
+        api_key: str = "emulator-key",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        daily_limit: int = 150,
+        accounts: Sequence[str] | None = None,
+        *,
+        verbose: bool = False,
+        clock: Clock | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.host = host
+        self.verbose = verbose
+        self.state = EmulatorState(api_key, accounts, daily_limit, clock or utc_now)
+        self._requested_port = port
+        self._httpd: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port once started, else the requested one."""
+        return self._httpd.server_port if self._httpd else self._requested_port
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (only meaningful once started)."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> EmulatorServer:
+        """Bind and serve in a daemon thread; returns ``self``."""
+        if self._httpd is not None:
+            raise RuntimeError("emulator already started")
+        self._httpd = EmulatorHTTPServer((self.host, self._requested_port), self.state, self.verbose)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="connectsafely-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket and open connections."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        httpd.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self if self._httpd is not None else self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Delivered messages, oldest first."""
+        return self.state.messages()
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every ``/linkedin/*`` request recorded, oldest first."""
+        return self.state.requests()
+
+    def reset(self) -> None:
+        """Clear records, messages, quota counts and queued faults."""
+        self.state.reset()
+
+    def inject(
+        self, fault: str, *, count: int = 1, match: dict[str, Any] | None = None, **params: Any
+    ) -> dict[str, Any]:
+        """Queue a fault, as ``POST /_emulator/faults`` does; returns its JSON form.
+
+        :raises FaultError: unknown fault or invalid parameter.
+        """
+        queued = build_fault(fault, params, count, match)
+        self.state.queue_fault(queued)
+        return queued.to_dict()
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The queued faults."""
+        return self.state.pending_faults()
+
+    def clear_faults(self) -> int:
+        """Drop queued faults; returns how many were dropped."""
+        return self.state.clear_faults()
+
+
+def create_server(
+    api_key: str = "emulator-key",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    daily_limit: int = 150,
+    accounts: Sequence[str] | None = None,
+    *,
+    verbose: bool = False,
+    clock: Clock | None = None,
+) -> EmulatorServer:
+    """Return an unstarted :class:`EmulatorServer` (see its parameters)."""
+    return EmulatorServer(api_key, host, port, daily_limit, accounts, verbose=verbose, clock=clock)
+
+
+__all__ = ["EmulatorServer", "create_server"]

@@ -1,0 +1,232 @@
+"""The emulator's in-memory state: accounts, the request record, delivered messages, daily
+quota counts and the fault queue. Every access goes through one lock."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from .clock import Clock, as_utc, iso_z, next_utc_midnight, utc_now
+from .faults import Fault
+
+
+@dataclass(frozen=True)
+class Account:
+    """A LinkedIn account connected to ConnectSafely.
+
+    :param id: account id (the real API uses 24 lowercase hex characters).
+    :param name: display name.
+    :param is_default: whether requests without ``accountId`` use it.
+    """
+
+    id: str
+    name: str
+    is_default: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, as in ``GET /linkedin/accounts``."""
+        return {"id": self.id, "name": self.name, "status": "active", "isDefault": self.is_default}
+
+
+def default_account_ids() -> list[str]:
+    """The two deterministic account ids used when none are configured."""
+    return [hashlib.sha256(f"connectsafely-emulator-account-{n}".encode()).hexdigest()[:24] for n in (1, 2)]
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Daily quota of one account at one moment.
+
+    :param allowed: whether one more message may be sent.
+    :param limit: messages per UTC day.
+    :param used: messages delivered today (including the one just counted, if any).
+    :param resets_at: next 00:00 UTC.
+    """
+
+    allowed: bool
+    limit: int
+    used: int
+    resets_at: datetime
+
+    def headers(self) -> dict[str, str]:
+        """The ``X-RateLimit-*`` headers describing this quota."""
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Used": str(self.used),
+            "X-RateLimit-Remaining": str(max(0, self.limit - self.used)),
+            "X-RateLimit-Reset": iso_z(self.resets_at),
+        }
+
+
+@dataclass(frozen=True)
+class RecordHandle:
+    """Opaque reference to one request record (stale after a reset)."""
+
+    record: dict[str, Any]
+    generation: int
+
+
+class EmulatorState:
+    """Thread-safe state shared by all request handlers.
+
+    :param api_key: the bearer key clients must send.
+    :param accounts: account ids (the first is the default); two deterministic ones if ``None``.
+    :param daily_limit: messages per account per UTC day.
+    :param clock: source of the current time (tests may pass a fake one).
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        accounts: Sequence[str] | None = None,
+        daily_limit: int = 150,
+        clock: Clock = utc_now,
+    ) -> None:
+        ids = list(default_account_ids() if accounts is None else accounts)
+        if not ids or not all(isinstance(i, str) and i for i in ids) or len(set(ids)) != len(ids):
+            raise ValueError("accounts must be a non-empty list of distinct, non-empty ids")
+        if daily_limit < 0:
+            raise ValueError("daily_limit must be >= 0")
+        self._api_key = api_key
+        self.accounts = tuple(Account(i, f"Emulator Account {n}", n == 1) for n, i in enumerate(ids, 1))
+        self.daily_limit = daily_limit
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._seq = 0
+        self._records: list[dict[str, Any]] = []
+        self._messages: list[dict[str, Any]] = []
+        self._sent: dict[tuple[str, date], int] = {}
+        self._faults: list[Fault] = []
+
+    def now(self) -> datetime:
+        """Current UTC time according to the clock."""
+        return as_utc(self._clock())
+
+    def is_authorized(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header value carries the right bearer key."""
+        scheme, _, token = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(token.strip().encode(), self._api_key.encode())
+
+    def account(self, account_id: str | None) -> Account | None:
+        """The account with this id, the default one for ``None``, or ``None`` if unknown."""
+        if account_id is None:
+            return self.accounts[0]
+        return next((a for a in self.accounts if a.id == account_id), None)
+
+    def quota(self, account_id: str, *, consume: bool = False) -> Quota:
+        """Today's quota of an account; with ``consume`` count one delivery if it is allowed."""
+        now = self.now()
+        key = (account_id, now.date())
+        with self._lock:
+            used = self._sent.get(key, 0)
+            allowed = used < self.daily_limit
+            if consume and allowed:
+                used += 1
+                self._sent[key] = used
+        return Quota(allowed, self.daily_limit, used, next_utc_midnight(now))
+
+    def open_record(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], authorized: bool
+    ) -> RecordHandle:
+        """Record the arrival of a ``/linkedin/*`` request (status ``None`` until closed)."""
+        at = iso_z(self.now(), millis=True)
+        with self._lock:
+            self._seq += 1
+            record: dict[str, Any] = {
+                "seq": self._seq,
+                "method": method,
+                "path": path,
+                "query": query,
+                "body": None,
+                "headers": headers,
+                "authorized": authorized,
+                "status": None,
+                "fault": None,
+                "delivered": False,
+                "at": at,
+            }
+            self._records.append(record)
+            return RecordHandle(record, self._generation)
+
+    def set_body(self, handle: RecordHandle, body: object) -> None:
+        """Store the parsed request body."""
+        with self._lock:
+            handle.record["body"] = body
+
+    def close_record(
+        self, handle: RecordHandle, status: int | None, fault: str | None, message: dict[str, Any] | None
+    ) -> None:
+        """Store how a request ended; ``message`` is the delivered message, if any."""
+        at = iso_z(self.now(), millis=True)
+        with self._lock:
+            record = handle.record
+            record.update(status=status, fault=fault, delivered=message is not None)
+            if message is not None and handle.generation == self._generation:
+                self._messages.append({"seq": record["seq"], **message, "at": at})
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Copies of all request records, oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._records)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Copies of the delivered messages, oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._messages)
+
+    def queue_fault(self, fault: Fault) -> None:
+        """Queue a fault for the next matching request(s)."""
+        with self._lock:
+            self._faults.append(replace(fault, params=dict(fault.params), match=dict(fault.match)))
+
+    def pending_faults(self) -> list[dict[str, Any]]:
+        """The queued faults, in the order they are tried."""
+        with self._lock:
+            return [f.to_dict() for f in self._faults]
+
+    def clear_faults(self) -> int:
+        """Drop all queued faults and return how many there were."""
+        with self._lock:
+            count = len(self._faults)
+            self._faults.clear()
+            return count
+
+    def fault_needs_body(self, *, is_send: bool) -> bool:
+        """Whether picking the fault for this request depends on its body (a ``match``)."""
+        with self._lock:
+            for fault in self._faults:
+                if not fault.match:
+                    return False
+                if is_send:
+                    return True
+            return False
+
+    def take_fault(self, *, is_send: bool, body: object) -> Fault | None:
+        """Pop one use of the first queued fault that applies to the request."""
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if fault.applies_to(is_send=is_send, body=body):
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        del self._faults[index]
+                    return replace(fault, count=1)
+            return None
+
+    def reset(self) -> None:
+        """Forget records, messages, quota counts and faults (keeps key, accounts and limit)."""
+        with self._lock:
+            self._generation += 1
+            self._seq = 0
+            self._records = []
+            self._messages = []
+            self._sent.clear()
+            self._faults.clear()

@@ -1,0 +1,287 @@
+"""The send-message request: validation and the exact JSON body. No Airflow imports here.
+
+One model serves the operator, the hook and the batch sender, so every path rejects the
+same input with the same words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
+
+SEND_PATH = "/linkedin/messaging/send"
+SEND_WITH_TYPING_PATH = "/linkedin/messaging/send-with-typing"
+MESSAGE_TYPES = ("normal", "inmail")
+
+_URN = re.compile(r"^urn:li:[A-Za-z_]+:\S+$")
+_PROFILE_ID = re.compile(r"^[^\s/?#:]+$")
+_PROFILE_HOST = re.compile(r"^([a-z]{2,3}\.|www\.)?linkedin\.com$")
+
+
+@dataclass(frozen=True)
+class MessageLimits:
+    """Length limits checked before sending.
+
+    :param normal: maximum characters of a normal message (no documented API maximum;
+        other vendors enforce 8,000).
+    :param inmail: maximum characters of an InMail body (LinkedIn allows about 1,900).
+    :param subject: maximum characters of an InMail subject (LinkedIn: 200).
+    """
+
+    normal: int = 8000
+    inmail: int = 1900
+    subject: int = 200
+
+    @classmethod
+    def coerce(cls, value: MessageLimits | dict[str, int] | None) -> MessageLimits:
+        if value is None:
+            return cls()
+        if isinstance(value, MessageLimits):
+            return value
+        if isinstance(value, dict):
+            unknown = set(value) - {"normal", "inmail", "subject"}
+            if unknown:
+                raise ConnectSafelyValidationError(
+                    "message_limits",
+                    f"unknown keys {sorted(unknown)}",
+                    "use only the keys 'normal', 'inmail' and 'subject'",
+                )
+            return cls(**value)
+        raise ConnectSafelyValidationError(
+            "message_limits", f"got {type(value).__name__}", "pass a dict or MessageLimits"
+        )
+
+
+@dataclass(frozen=True)
+class MessageRequest:
+    """A validated send request; build it with :meth:`build`.
+
+    :param message: the text to send.
+    :param recipient_profile_id: the recipient's public profile ID (``john-doe-123``).
+    :param recipient_profile_urn: the recipient's profile URN (``urn:li:fsd_profile:...``).
+    :param subject: InMail subject.
+    :param message_type: ``normal`` or ``inmail``.
+    :param account_id: the ConnectSafely LinkedIn account to send from (API default if None).
+    :param typing_indicator: send through the typing-indicator endpoint.
+    :param conversation_urn: existing conversation to show typing in (typing endpoint only).
+    """
+
+    message: str
+    recipient_profile_id: str | None = None
+    recipient_profile_urn: str | None = None
+    subject: str | None = None
+    message_type: str = "normal"
+    account_id: str | None = None
+    typing_indicator: bool = False
+    conversation_urn: str | None = None
+    limits: MessageLimits = field(default_factory=MessageLimits, compare=False, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        message: Any,
+        recipient_profile_id: Any = None,
+        recipient_profile_urn: Any = None,
+        subject: Any = None,
+        message_type: Any = "normal",
+        account_id: Any = None,
+        typing_indicator: Any = False,
+        conversation_urn: Any = None,
+        limits: MessageLimits | dict[str, int] | None = None,
+    ) -> MessageRequest:
+        """Validate raw (for example, rendered template) values and return a request.
+
+        :raises ConnectSafelyValidationError: naming the first wrong field and the fix.
+        """
+        limits = MessageLimits.coerce(limits)
+        profile_id = _optional_text("recipient_profile_id", recipient_profile_id)
+        profile_urn = _optional_text("recipient_profile_urn", recipient_profile_urn)
+        if profile_id and profile_urn:
+            raise ConnectSafelyValidationError(
+                "recipient_profile_id",
+                "both recipient_profile_id and recipient_profile_urn are set",
+                "give exactly one recipient: the profile ID/URL or the URN",
+            )
+        if not profile_id and not profile_urn:
+            raise ConnectSafelyValidationError(
+                "recipient_profile_id",
+                "no recipient given",
+                "set recipient_profile_id (e.g. 'john-doe-123' or a linkedin.com/in/ URL) "
+                "or recipient_profile_urn",
+            )
+        if profile_id:
+            profile_id = normalize_profile_id(profile_id)
+        if profile_urn:
+            _check_urn("recipient_profile_urn", profile_urn)
+
+        kind = _optional_text("message_type", message_type) or "normal"
+        kind = kind.lower()
+        if kind not in MESSAGE_TYPES:
+            raise ConnectSafelyValidationError(
+                "message_type", f"{kind!r} is not a message type", "use 'normal' or 'inmail'"
+            )
+
+        if not isinstance(message, str):
+            raise ConnectSafelyValidationError(
+                "message",
+                f"expected text, got {type(message).__name__}",
+                "pass the message as a string (or a template that renders to one)",
+            )
+        if not message.strip():
+            raise ConnectSafelyValidationError(
+                "message",
+                "it is empty (or only whitespace) after rendering",
+                "give a non-empty message; check that the template's variables are set",
+            )
+        max_len = limits.inmail if kind == "inmail" else limits.normal
+        if len(message) > max_len:
+            raise ConnectSafelyValidationError(
+                "message",
+                f"{len(message)} characters, over the {kind} limit of {max_len}",
+                "shorten the message, or raise the limit with message_limits",
+            )
+
+        subject_text = _optional_text("subject", subject)
+        if subject_text is not None:
+            if kind != "inmail":
+                raise ConnectSafelyValidationError(
+                    "subject",
+                    "a subject is only sent with InMail",
+                    "set message_type='inmail', or drop the subject",
+                )
+            if len(subject_text) > limits.subject:
+                raise ConnectSafelyValidationError(
+                    "subject",
+                    f"{len(subject_text)} characters, over the limit of {limits.subject}",
+                    "shorten the subject",
+                )
+
+        account = _check_account(account_id)
+
+        if not isinstance(typing_indicator, bool):
+            raise ConnectSafelyValidationError(
+                "typing_indicator", f"expected True or False, got {typing_indicator!r}", "pass a bool"
+            )
+        conversation = _optional_text("conversation_urn", conversation_urn)
+        if conversation is not None:
+            if not typing_indicator:
+                raise ConnectSafelyValidationError(
+                    "conversation_urn",
+                    "only the typing-indicator endpoint takes a conversation",
+                    "set typing_indicator=True, or drop conversation_urn",
+                )
+            _check_urn("conversation_urn", conversation)
+
+        return cls(
+            message=message,
+            recipient_profile_id=profile_id,
+            recipient_profile_urn=profile_urn,
+            subject=subject_text,
+            message_type=kind,
+            account_id=account,
+            typing_indicator=typing_indicator,
+            conversation_urn=conversation,
+            limits=limits,
+        )
+
+    def with_default_account(self, account_id: str | None) -> MessageRequest:
+        """Return this request with ``account_id`` filled in when it has none."""
+        if self.account_id or not account_id:
+            return self
+        return replace(self, account_id=_check_account(account_id))
+
+    @property
+    def recipient(self) -> str:
+        """The recipient as given: the profile ID, or else the URN."""
+        return self.recipient_profile_id or self.recipient_profile_urn or ""
+
+    @property
+    def path(self) -> str:
+        return SEND_WITH_TYPING_PATH if self.typing_indicator else SEND_PATH
+
+    def to_body(self) -> dict[str, str]:
+        """The JSON body, named as the API names fields; unset optional fields omitted."""
+        body = {
+            "accountId": self.account_id,
+            "recipientProfileId": self.recipient_profile_id,
+            "recipientProfileUrn": self.recipient_profile_urn,
+            "message": self.message,
+            "subject": self.subject,
+            "messageType": self.message_type,
+            "conversationUrn": self.conversation_urn,
+        }
+        return {key: value for key, value in body.items() if value is not None}
+
+
+def normalize_profile_id(value: str) -> str:
+    """Reduce a LinkedIn profile URL to its ID; check a bare ID.
+
+    ``https://www.linkedin.com/in/john-doe-123/?trk=x`` becomes ``john-doe-123``.
+
+    :raises ConnectSafelyValidationError: for URNs, non-profile URLs and malformed IDs.
+    """
+    text = value.strip()
+    if text.startswith("urn:"):
+        raise ConnectSafelyValidationError(
+            "recipient_profile_id",
+            f"{text!r} is a URN, not a profile ID",
+            "pass it as recipient_profile_urn instead",
+        )
+    lowered = text.lower()
+    if "linkedin.com" in lowered or lowered.startswith(("http://", "https://")):
+        url = text if "://" in text else f"https://{text}"
+        parts = urlsplit(url)
+        segments = [s for s in parts.path.split("/") if s]
+        host = (parts.hostname or "").lower()
+        if not _PROFILE_HOST.match(host) or len(segments) != 2 or segments[0].lower() != "in":
+            raise ConnectSafelyValidationError(
+                "recipient_profile_id",
+                f"{text!r} is not a LinkedIn profile URL",
+                "use a profile URL like https://www.linkedin.com/in/john-doe-123/ "
+                "or just the ID john-doe-123",
+            )
+        text = unquote(segments[1])
+    if not _PROFILE_ID.match(text):
+        raise ConnectSafelyValidationError(
+            "recipient_profile_id",
+            f"{text!r} is not a profile ID",
+            "use the ID from the profile URL, e.g. 'john-doe-123' (no spaces, slashes or colons)",
+        )
+    return text
+
+
+def _optional_text(name: str, value: Any) -> str | None:
+    """None and blank strings mean 'not set'; anything else must be text."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConnectSafelyValidationError(
+            name, f"expected text, got {type(value).__name__}", f"pass {name} as a string"
+        )
+    value = value.strip()
+    return value or None
+
+
+def _check_account(value: Any) -> str | None:
+    account = _optional_text("account_id", value)
+    if account is not None and not _PROFILE_ID.match(account):
+        raise ConnectSafelyValidationError(
+            "account_id",
+            f"{account!r} is not an account ID",
+            "use the ID from GET /linkedin/accounts (24 hex characters), or leave it unset",
+        )
+    return account
+
+
+def _check_urn(name: str, value: str) -> None:
+    if not _URN.match(value):
+        raise ConnectSafelyValidationError(
+            name,
+            f"{value!r} is not a LinkedIn URN",
+            "use the form urn:li:<type>:<id>, e.g. urn:li:fsd_profile:ACoAAB...",
+        )

@@ -1,0 +1,158 @@
+"""Turning HTTP answers into results or typed errors. No Airflow imports here."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_connectsafely import errors
+
+if TYPE_CHECKING:
+    import requests
+
+_MAX_TEXT = 500
+# Statuses where the request reached a server that may already have sent the message.
+_UNKNOWN_STATUSES = {500, 502, 504}
+
+
+def parse_json(response: requests.Response) -> Any:
+    """The body as JSON, or None when it is empty or not JSON."""
+    if not response.content:
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def server_message(body: Any, raw_text: str = "") -> str:
+    """The server's own words from any documented error shape.
+
+    Shapes: ``{"code", "message"}``; ``{"error": "..."}``; ``{"error": {"name": "ZodError",
+    "issues": [...]}}``; ``{"errorDetails": {"message": ...}}``; else the raw text.
+    """
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            issues = error.get("issues")
+            if isinstance(issues, list) and issues:
+                return "; ".join(_describe_issue(issue) for issue in issues)
+            if error.get("message"):
+                return str(error["message"])
+        elif error:
+            return str(error)
+        details = body.get("errorDetails")
+        if isinstance(details, dict) and details.get("message"):
+            return str(details["message"])
+        if body.get("message"):
+            code = body.get("code")
+            return f"{body['message']} ({code})" if code else str(body["message"])
+    text = " ".join(raw_text.split())
+    if not text:
+        return "(empty body)"
+    if text.lstrip().startswith("<"):
+        return "(an HTML page, probably from a proxy in front of the API)"
+    return text[:_MAX_TEXT]
+
+
+def _describe_issue(issue: Any) -> str:
+    if not isinstance(issue, dict):
+        return str(issue)
+    path = ".".join(str(part) for part in issue.get("path") or [])
+    message = issue.get("message", "invalid")
+    return f"{path}: {message}" if path else str(message)
+
+
+def parse_time(value: str | None, now: datetime) -> datetime | None:
+    """Parse a reset time: ISO 8601, Unix seconds, seconds from now, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        pass
+    else:
+        # Below ~2001-09 as a Unix time, a number is a delay in seconds, not a timestamp.
+        if number < 1_000_000_000:
+            return now + timedelta(seconds=max(number, 0.0))
+        return datetime.fromtimestamp(number, tz=timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def rate_limit_error(response: requests.Response, body: Any, now: datetime) -> errors.RateLimitError:
+    """A 429 with the latest of the reset times it names (``Retry-After``,
+    ``X-RateLimit-Reset``, body ``holdUntil``)."""
+    candidates = [
+        parse_time(response.headers.get("Retry-After"), now),
+        parse_time(response.headers.get("X-RateLimit-Reset"), now),
+        parse_time(body.get("holdUntil") if isinstance(body, dict) else None, now),
+    ]
+    known = [moment for moment in candidates if moment is not None]
+    reset_at = max(known) if known else None
+    retry_after = max((reset_at - now).total_seconds(), 0.0) if reset_at else None
+    return errors.RateLimitError(
+        response.status_code, server_message(body, response.text), retry_after, reset_at
+    )
+
+
+def error_for(response: requests.Response, now: datetime, redact: str = "") -> errors.ConnectSafelyError:
+    """The typed error for a non-2xx answer (or a 2xx that is not a success)."""
+    status = response.status_code
+    body = parse_json(response)
+    words = server_message(body, response.text)
+    if redact:
+        words = words.replace(redact, "***")
+    if status == 429:
+        return rate_limit_error(response, body, now)
+    if status in _UNKNOWN_STATUSES:
+        return errors.DeliveryUnknownError(f"ConnectSafely API answered {status}: {words}", status)
+    if 300 <= status < 400:
+        return errors.UnexpectedRedirectError(
+            status,
+            f"redirect to {response.headers.get('Location', '(no location)')}",
+            "Redirects are not followed; set the connection's base URL to the final address",
+        )
+    kinds: dict[int, tuple[type[errors.ConnectSafelyAPIError], str]] = {
+        400: (errors.BadRequestError, "Check the message fields against the API contract"),
+        401: (errors.AuthenticationError, "Check the API key in the connection's password field"),
+        403: (
+            errors.PermissionDeniedError,
+            "Check the ConnectSafely subscription, and that this account may message this person",
+        ),
+        404: (errors.NotFoundError, "Check the recipient, account ID or conversation URN"),
+        503: (errors.ServiceUnavailableError, "The service is unavailable; try again later"),
+    }
+    kind, hint = kinds.get(status, (errors.ConnectSafelyAPIError, ""))
+    return kind(status, words, hint)
+
+
+def success_body(response: requests.Response, redact: str = "") -> dict[str, Any]:
+    """The JSON of a 2xx send answer.
+
+    :raises DeliveryUnknownError: the body is not a JSON object, so nothing confirms the send.
+    :raises SendRejectedError: the body says ``"success": false``.
+    """
+    body = parse_json(response)
+    if not isinstance(body, dict):
+        raise errors.DeliveryUnknownError(
+            f"ConnectSafely API answered {response.status_code} with a body that is not JSON",
+            response.status_code,
+        )
+    if body.get("success") is False:
+        words = server_message(body, response.text)
+        if redact:
+            words = words.replace(redact, "***")
+        raise errors.SendRejectedError(response.status_code, words, "The API did not send it")
+    return body

@@ -1,0 +1,108 @@
+"""The operator: validation, error mapping, templating through real Airflow rendering."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from conftest import API_KEY, load_dag, rendered_fields, task_results
+
+from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessageOperator
+
+
+def operator(**kwargs) -> SendLinkedInMessageOperator:
+    kwargs.setdefault("task_id", "send")
+    kwargs.setdefault("message", "Hello!")
+    return SendLinkedInMessageOperator(**kwargs)
+
+
+def test_template_fields_cover_every_text_parameter():
+    assert set(SendLinkedInMessageOperator.template_fields) == {
+        "message",
+        "recipient_profile_id",
+        "recipient_profile_urn",
+        "subject",
+        "message_type",
+        "account_id",
+        "conversation_urn",
+        "connectsafely_conn_id",
+    }
+    assert set(SendLinkedInMessageOperator.template_ext) == {".txt", ".j2", ".md"}
+
+
+def test_construction_reads_no_connection(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_CONNECTSAFELY_DEFAULT", raising=False)
+    op = operator(recipient_profile_id="x", connectsafely_conn_id="does_not_exist")
+    assert "hook" not in op.__dict__
+
+
+def test_execute_with_an_empty_context_returns_the_answer(connection):
+    answer = operator(recipient_profile_id="john-doe-123").execute({})
+    assert answer["success"] is True
+    assert answer["recipientProfileUrn"].startswith("urn:li:fsd_profile:")
+    assert connection.messages()[0]["recipientProfileId"] == "john-doe-123"
+
+
+def test_bad_input_fails_without_retries_and_sends_nothing(connection):
+    with pytest.raises(AirflowFailException, match="recipient_profile_urn"):
+        operator(recipient_profile_urn="not-a-urn").execute({})
+    with pytest.raises(AirflowFailException, match="subject"):
+        operator(recipient_profile_id="x", subject="Hi").execute({})
+    assert connection.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "params", "airflow_error", "words"),
+    [
+        ("error", {"status": 401, "shape": "error"}, AirflowFailException, "AuthenticationError"),
+        ("error", {"status": 403, "shape": "code"}, AirflowFailException, "PermissionDeniedError"),
+        ("error", {"status": 404, "shape": "error_details"}, AirflowFailException, "NotFoundError"),
+        ("error", {"status": 400, "shape": "zod"}, AirflowFailException, "BadRequestError"),
+        ("error", {"status": 500, "shape": "empty"}, AirflowFailException, "DeliveryUnknownError"),
+        ("rate_limit_hold_until", {"seconds": 7200}, AirflowException, "RateLimitError"),
+        ("error", {"status": 503, "shape": "html"}, AirflowException, "ServiceUnavailableError"),
+    ],
+)
+def test_errors_map_to_airflow_failures(connection, fault, params, airflow_error, words):
+    connection.inject(fault, **params)
+    with pytest.raises(AirflowException) as info:
+        operator(recipient_profile_id="x").execute({})
+    assert type(info.value) is airflow_error
+    assert words in str(info.value)
+    assert API_KEY not in str(info.value)
+    assert len(connection.requests()) == 1
+
+
+def test_mapped_operator_expands(connection):
+    from airflow.sdk import DAG
+
+    with DAG("mapping_shape", schedule=None):
+        mapped = SendLinkedInMessageOperator.partial(task_id="m", message="hi").expand(
+            recipient_profile_id=["a", "b"]
+        )
+    assert mapped.partial_kwargs["message"] == "hi"
+    assert mapped.expand_input.value == {"recipient_profile_id": ["a", "b"]}
+
+
+def test_templates_render_through_airflow(connection, airflow_db, monkeypatch):
+    dag = load_dag("connectsafely_test_templating")
+    run = dag.test()
+    results = task_results(run)
+
+    assert results[("inline", -1)][0] == "success"
+    assert results[("from_file", -1)][0] == "success"
+    # Renders to an empty message: failed at once, no retry, nothing sent.
+    assert results[("renders_empty", -1)] == ("failed", None)
+
+    sent = {m["recipientProfileId"] or m["recipientProfileUrn"]: m for m in connection.messages()}
+    assert set(sent) == {"jane-roe", "urn:li:fsd_profile:ACoAAFile"}
+    ds = run.logical_date.strftime("%Y-%m-%d") if run.logical_date else None
+    assert sent["jane-roe"]["message"] == f"Hi Jane, report for {ds} is ready."
+    inmail = sent["urn:li:fsd_profile:ACoAAFile"]
+    assert inmail["messageType"] == "inmail" and inmail["subject"] == "Role for Jane"
+    assert "Analytics Engineer opening" in inmail["message"]
+
+    answer = results[("inline", -1)][1]
+    assert isinstance(answer, dict) and answer["success"] is True
+    rendered = rendered_fields(run)
+    assert rendered[("inline", -1)]["recipient_profile_id"] == "https://www.linkedin.com/in/jane-roe/"
+    assert API_KEY not in repr(rendered) and API_KEY not in repr(results)

@@ -1,0 +1,133 @@
+"""Provider registration and the connection form, kept in sync from one definition."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import entry_points
+
+import pytest
+
+from airflow_provider_connectsafely import __version__
+from airflow_provider_connectsafely.connection_form import EXTRA_FIELDS
+from airflow_provider_connectsafely.get_provider_info import get_provider_info
+from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
+from airflow_provider_connectsafely.settings import ConnectionSettings
+
+
+def test_entry_point_is_registered():
+    [entry] = [e for e in entry_points(group="apache_airflow_provider") if "connectsafely" in e.value]
+    assert entry.load() is get_provider_info
+
+
+def test_provider_info_validates_against_airflows_schema():
+    import jsonschema
+    from airflow import providers_manager  # noqa: F401  (locates the schema file)
+    from airflow.providers_manager import _create_provider_info_schema_validator
+
+    info = get_provider_info()
+    _create_provider_info_schema_validator().validate(info)
+    assert info["package-name"] == "airflow-provider-connectsafely"
+    assert info["versions"] == [__version__]
+    assert jsonschema
+
+
+def test_connection_type_metadata():
+    [conn] = get_provider_info()["connection-types"]
+    assert conn["connection-type"] == "connectsafely"
+    assert conn["hook-name"] == "ConnectSafely"
+    assert conn["hook-class-name"].endswith("ConnectSafelyHook")
+    behaviour = conn["ui-field-behaviour"]
+    assert set(behaviour["hidden-fields"]) == {"login", "schema", "port", "extra"}
+    assert behaviour["relabeling"] == {"password": "API Key", "host": "Base URL"}
+    assert behaviour["placeholders"]["host"] == "https://api.connectsafely.ai"
+    assert set(conn["conn-fields"]) == {"account_id", "timeout"}
+    assert conn["conn-fields"]["timeout"]["schema"] == {"type": ["integer", "null"]}
+
+
+def test_hook_methods_match_provider_info():
+    [conn] = get_provider_info()["connection-types"]
+    hook_behaviour = ConnectSafelyHook.get_ui_field_behaviour()
+    kebab = conn["ui-field-behaviour"]
+    assert hook_behaviour["hidden_fields"] == kebab["hidden-fields"]
+    assert hook_behaviour["relabeling"] == kebab["relabeling"]
+    assert hook_behaviour["placeholders"] == kebab["placeholders"]
+    labels = {name: field["label"] for name, field in conn["conn-fields"].items()}
+    assert labels == {name: f.label for name, f in EXTRA_FIELDS.items()}
+
+
+def test_form_widgets_for_airflow_3_1():
+    pytest.importorskip("wtforms")
+    widgets = ConnectSafelyHook.get_connection_form_widgets()
+    assert set(widgets) == set(EXTRA_FIELDS)
+
+
+def test_airflow_providers_manager_sees_the_connection_type():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-connectsafely" in manager.providers
+    hooks = manager.hooks
+    assert hooks["connectsafely"].hook_name == "ConnectSafely"
+    widgets = manager.connection_form_widgets
+    assert "extra__connectsafely__account_id" in widgets
+    assert manager.field_behaviours["connectsafely"]["relabeling"]["password"] == "API Key"
+
+
+@pytest.mark.parametrize(
+    ("host", "schema", "port", "expected"),
+    [
+        (None, None, None, "https://api.connectsafely.ai"),
+        ("", None, None, "https://api.connectsafely.ai"),
+        ("api.connectsafely.ai", None, None, "https://api.connectsafely.ai"),
+        ("https://api.connectsafely.ai/", None, None, "https://api.connectsafely.ai"),
+        ("sandbox.api.connectsafely.ai", None, 443, "https://sandbox.api.connectsafely.ai:443"),
+        ("http://127.0.0.1:8099", None, None, "http://127.0.0.1:8099"),
+        ("localhost", "http", 8099, "http://localhost:8099"),
+        ("http://[::1]:8099", None, None, "http://[::1]:8099"),
+    ],
+)
+def test_settings_base_url(host, schema, port, expected):
+    settings = ConnectionSettings.from_fields(
+        "c", password="k" * 10, host=host, port=port, schema=schema, extra={}
+    )
+    assert settings.base_url == expected
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"timeout": "soon"}, "positive number"),
+        ({"timeout": 0}, "positive number"),
+        ({"verify": 3}, "verify"),
+    ],
+)
+def test_settings_reject_bad_extras(extra, message):
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
+
+    with pytest.raises(ConnectSafelyConfigError, match=message):
+        ConnectionSettings.from_fields("c", password="k" * 10, host=None, port=None, schema=None, extra=extra)
+
+
+def test_settings_read_plain_and_prefixed_extras():
+    settings = ConnectionSettings.from_fields(
+        "c",
+        password=" key-with-spaces-around ",
+        host=None,
+        port=None,
+        schema=None,
+        extra={"extra__connectsafely__account_id": "abc", "timeout": "12", "verify": "false"},
+    )
+    assert settings.account_id == "abc"
+    assert settings.timeout == 12
+    assert settings.verify is False
+    assert settings.api_key == "key-with-spaces-around"
+    assert "key-with" not in repr(settings)
+    assert json.dumps(settings.base_url)
+
+
+@pytest.mark.parametrize("host", ["http://api.example.com", "ftp://x", "https://user:pw@host"])
+def test_settings_refuse_unsafe_urls(host):
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
+
+    with pytest.raises(ConnectSafelyConfigError, match="Connection 'c'"):
+        ConnectionSettings.from_fields("c", password="k" * 10, host=host, port=None, schema=None, extra={})
