@@ -14,7 +14,9 @@ DEMO_PORT ?= 8099
 DEMO_HOME := $(CURDIR)/.airflow-demo
 PYTEST_ARGS ?=
 
-.PHONY: install test lint typecheck demo clean
+.PHONY: install test lint typecheck demo clean postgres-deps browser-deps test-floor
+FLOOR_AIRFLOW_VERSION ?= 3.1.8
+CHROMIUM ?= /usr/bin/chromium
 
 $(STAMP): pyproject.toml setup.cfg
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,8 +34,31 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+# PostgreSQL for the ledger tests: Debian's package when missing. The tests start and stop
+# the cluster themselves (tests/conftest.py, postgres_server).
+postgres-deps:
+	@command -v pg_ctlcluster >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+# Chromium for the UI test (tests/test_ui_browser.py drives it with Playwright): Debian's
+# package when missing, installed only as root with apt-get. Otherwise the test skips, or
+# fails when CI=true.
+browser-deps:
+	@test -x $(CHROMIUM) && exit 0
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "Installing Debian's chromium for the UI test (a few minutes, once)"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	else
+		echo "WARNING: $(CHROMIUM) is missing and apt-get needs root: install the chromium package"
+	fi
+
+test: lint typecheck postgres-deps browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The suite on the lowest supported Airflow, in its own virtualenv. Only pytest: ruff and
+# mypy judge the code once, against the newest Airflow (type stubs differ between releases).
+test-floor:
+	$(MAKE) install postgres-deps browser-deps AIRFLOW_VERSION=$(FLOOR_AIRFLOW_VERSION) VENV=.venv-floor
+	.venv-floor/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: install
 	@rm -rf $(DEMO_HOME); mkdir -p $(DEMO_HOME)
@@ -47,13 +72,35 @@ demo: install
 	cat $(DEMO_HOME)/emulator.log
 	grep -q listening $(DEMO_HOME)/emulator.log || { echo "emulator did not start (is port $(DEMO_PORT) free? try DEMO_PORT=...)"; exit 1; }
 	$(BIN)/airflow db migrate > $(DEMO_HOME)/db-migrate.log 2>&1
-	for dag in connectsafely_scheduled_send connectsafely_inmail connectsafely_mapped_sends; do
-		echo "== airflow dags test $$dag"
-		$(BIN)/airflow dags test $$dag > $(DEMO_HOME)/$$dag.log 2>&1 || { tail -40 $(DEMO_HOME)/$$dag.log; exit 1; }
-		grep -o "DagRun Finished: dag_id=[^,]*.*state=[a-z]*" $(DEMO_HOME)/$$dag.log | grep -o "state=[a-z]*" | tail -1
+	run_dag() {
+		log=$(DEMO_HOME)/$$1-$$2.log
+		$(BIN)/airflow dags test $$1 > $$log 2>&1 || { tail -40 $$log; exit 1; }
+		state=$$(grep -o "DagRun Finished: dag_id=[^,]*.*state=[a-z]*" $$log | grep -o "state=[a-z]*" | tail -1)
+		echo "== airflow dags test $$1: $$state"
+		grep -o "Batch finished: [^[]*" $$log | sed 's/ *$$//; s/^/   /' || true
+	}
+	for dag in connectsafely_scheduled_send connectsafely_inmail connectsafely_mapped_sends connectsafely_notify_on_failure connectsafely_crm_load; do
+		run_dag $$dag 1
 	done
+	echo "== CRM outreach (after the load), then the same outreach again: the second sends nothing"
+	run_dag connectsafely_crm_outreach 1
+	run_dag connectsafely_crm_outreach 2
 	echo "== What the emulator received:"
 	$(BIN)/python -m airflow_provider_connectsafely.emulator.show http://127.0.0.1:$(DEMO_PORT)
+
+# Benchmarks (issue 6): ours beside the HTTP and Slack providers, loopback only. Prints a
+# Markdown table and writes benchmarks/results.md; `make bench BENCH_ARGS=--quick` is short.
+BENCH_ARGS ?=
+BENCH_STAMP := $(VENV)/.installed-bench-$(AIRFLOW_VERSION)
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PIP) install "apache-airflow==$(AIRFLOW_VERSION)" -e ".[bench]" 2>&1 | grep -v "is ignored" || true
+	$(BIN)/python -c "import airflow.providers.http, airflow.providers.slack"
+	touch $@
+
+.PHONY: bench
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache

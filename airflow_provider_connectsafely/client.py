@@ -40,7 +40,22 @@ def normalize_base_url(value: str | None) -> str:
     text = (value or "").strip() or DEFAULT_BASE_URL
     if "://" not in text:
         text = f"https://{text}"
-    parts = urlsplit(text)
+    shown = repr(text) if "@" not in text else "(not shown: it contains credentials)"
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises ValueError for a port that is not 0-65535
+    except ValueError:
+        parts = None
+    # Backslashes, spaces and control characters are parsed differently by urllib (here) and
+    # urllib3 (which connects): refuse them rather than check one host and connect to another.
+    if parts is None or "\\" in text or any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise errors.ConnectSafelyConfigError(
+            f"Base URL {shown} is not a valid URL. Fix: set the connection's host to e.g. {DEFAULT_BASE_URL}"
+        )
+    if parts.username or parts.password:
+        raise errors.ConnectSafelyConfigError(
+            "Base URL must not contain credentials. Fix: put the API key in the password field"
+        )
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise errors.ConnectSafelyConfigError(
@@ -51,10 +66,6 @@ def normalize_base_url(value: str | None) -> str:
         raise errors.ConnectSafelyConfigError(
             f"Base URL {text!r} uses plain http to a non-loopback host, which would send the API "
             "key unencrypted. Fix: use https:// (plain http is allowed only to localhost/127.0.0.1)"
-        )
-    if parts.username or parts.password:
-        raise errors.ConnectSafelyConfigError(
-            "Base URL must not contain credentials. Fix: put the API key in the password field"
         )
     return f"{scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
@@ -134,6 +145,28 @@ class ConnectSafelyClient:
         return self._with_retries(lambda: self._get(ACCOUNTS_PATH))
 
     def _with_retries(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        # The first attempt runs outside tenacity: a send that succeeds, or fails in a way the
+        # policy does not retry, pays nothing for the retry machinery (building a Retrying on
+        # every call showed up when profiling benchmarks/send_overhead.py). A failure the
+        # policy retries is handed to tenacity as its attempt 1, so the waits, the attempt
+        # numbers and the log lines are those of a loop run wholly by tenacity.
+        try:
+            return call()
+        except Exception as exc:
+            if self.retry_policy.delay(exc, 1) is None:
+                raise
+            first_failure: Exception | None = exc
+
+        def replay_then_call() -> dict[str, Any]:
+            nonlocal first_failure
+            if first_failure is not None:
+                failure, first_failure = first_failure, None
+                raise failure
+            return call()
+
+        return self._retry_loop(replay_then_call)
+
+    def _retry_loop(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         import tenacity
 
         policy = self.retry_policy
@@ -172,8 +205,10 @@ class ConnectSafelyClient:
 
         url = self.base_url + path
         try:
+            # verify per request: a session's verify loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
+            # (psf/requests#3829), which would silently ignore the connection's CA bundle.
             response = self.session.request(
-                method, url, timeout=self.timeout, allow_redirects=False, **kwargs
+                method, url, timeout=self.timeout, allow_redirects=False, verify=self.verify, **kwargs
             )
         except requests.exceptions.ConnectTimeout as exc:
             raise errors.ConnectionFailedError(f"Timed out connecting to {self.base_url}") from exc
@@ -192,6 +227,21 @@ class ConnectSafelyClient:
                 ) from exc
             raise errors.DeliveryUnknownError(
                 f"The connection to {self.base_url} broke after the request was sent"
+            ) from exc
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            # Raised while reading the body of an answer: the request was handled.
+            raise errors.DeliveryUnknownError(
+                f"The answer from {self.base_url} was cut off or unreadable ({type(exc).__name__})"
+            ) from exc
+        except requests.exceptions.InvalidURL as exc:
+            raise errors.ConnectSafelyConfigError(
+                f"Base URL {self.base_url!r} cannot be used ({type(exc).__name__}). Fix: set the "
+                f"connection's host to e.g. {DEFAULT_BASE_URL}"
+            ) from exc
+        except requests.exceptions.RequestException as exc:
+            # Anything else requests may raise: not provably unsent, so never retried.
+            raise errors.DeliveryUnknownError(
+                f"The request to {self.base_url} failed ({type(exc).__name__})"
             ) from exc
         if 200 <= response.status_code < 300:
             return responses.success_body(response, redact=self._api_key)

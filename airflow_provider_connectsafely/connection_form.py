@@ -24,6 +24,7 @@ class ExtraField:
     kind: str  # "string" or "integer"
     description: str
     placeholder: str = ""
+    minimum: int = 1  # for integer fields
 
 
 HIDDEN_FIELDS = ["login", "schema", "port", "extra"]
@@ -45,6 +46,21 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
         kind="integer",
         description="Optional. Seconds to wait for an answer from the API (default 30).",
         placeholder="30",
+    ),
+    "daily_limit": ExtraField(
+        label="Daily message limit per account",
+        kind="integer",
+        description="Optional. Messages per LinkedIn account per UTC day before tasks wait for "
+        "the reset (default 150; 0 for no cap). A task's daily_limit overrides it.",
+        placeholder="150",
+        minimum=0,
+    ),
+    "ledger_conn_id": ExtraField(
+        label="Send ledger connection ID",
+        kind="string",
+        description="Optional. A database connection (e.g. PostgreSQL) holding the send ledger "
+        "shared by all workers. Empty: a SQLite file under AIRFLOW_HOME.",
+        placeholder="connectsafely_ledger",
     ),
 }
 
@@ -95,7 +111,7 @@ def form_widgets() -> dict[str, Any]:
         if f.kind == "integer":
             widgets[name] = IntegerField(
                 f.label,
-                validators=[Optional(strip_whitespace=True), NumberRange(min=1)],
+                validators=[Optional(strip_whitespace=True), NumberRange(min=f.minimum)],
                 description=f.description,
             )
         else:

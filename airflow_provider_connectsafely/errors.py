@@ -57,7 +57,8 @@ class ConnectSafelyAPIError(ConnectSafelyError):
         self.status_code = status_code
         self.server_message = server_message
         text = f"ConnectSafely API answered {status_code}: {server_message}"
-        super().__init__(f"{text}. {hint}" if hint else text)
+        end = " " if text.endswith((".", "!", "?")) else ". "
+        super().__init__(f"{text}{end}{hint}" if hint else text)
 
 
 class BadRequestError(ConnectSafelyAPIError):

@@ -36,4 +36,5 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "connection-types": [provider_info_entry()],
+        "notifications": ["airflow_provider_connectsafely.notifications.connectsafely.ConnectSafelyNotifier"],
     }

@@ -7,7 +7,8 @@ same input with the same words.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+import unicodedata
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -17,9 +18,12 @@ SEND_PATH = "/linkedin/messaging/send"
 SEND_WITH_TYPING_PATH = "/linkedin/messaging/send-with-typing"
 MESSAGE_TYPES = ("normal", "inmail")
 
-_URN = re.compile(r"^urn:li:[A-Za-z_]+:\S+$")
-_PROFILE_ID = re.compile(r"^[^\s/?#:]+$")
-_PROFILE_HOST = re.compile(r"^([a-z]{2,3}\.|www\.)?linkedin\.com$")
+# Used with fullmatch: ``$`` would also match before a trailing newline.
+_URN = re.compile(r"urn:li:[A-Za-z_]+:[^\s\x00-\x1f\x7f]+")
+_PROFILE_ID = re.compile(r"[^\s/?#:\x00-\x1f\x7f]+")
+_PROFILE_HOST = re.compile(r"([a-z]{2,3}\.|www\.)?linkedin\.com")
+# Characters that show nothing: spaces, line breaks, control and format (zero-width) characters.
+_INVISIBLE = {"Zs", "Zl", "Zp", "Cc", "Cf"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,16 @@ class MessageLimits:
     inmail: int = 1900
     subject: int = 200
 
+    def __post_init__(self) -> None:
+        for limit in fields(self):
+            value = getattr(self, limit.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConnectSafelyValidationError(
+                    "message_limits",
+                    f"{limit.name}={value!r} is not a positive whole number of characters",
+                    "use e.g. {'normal': 8000, 'inmail': 1900, 'subject': 200}",
+                )
+
     @classmethod
     def coerce(cls, value: MessageLimits | dict[str, int] | None) -> MessageLimits:
         if value is None:
@@ -47,7 +61,7 @@ class MessageLimits:
             if unknown:
                 raise ConnectSafelyValidationError(
                     "message_limits",
-                    f"unknown keys {sorted(unknown)}",
+                    f"unknown keys {sorted(unknown, key=repr)}",
                     "use only the keys 'normal', 'inmail' and 'subject'",
                 )
             return cls(**value)
@@ -132,17 +146,19 @@ class MessageRequest:
                 f"expected text, got {type(message).__name__}",
                 "pass the message as a string (or a template that renders to one)",
             )
-        if not message.strip():
+        _check_unicode("message", message)
+        if all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in message):
             raise ConnectSafelyValidationError(
                 "message",
-                "it is empty (or only whitespace) after rendering",
+                "it is empty (or only whitespace or invisible characters) after rendering",
                 "give a non-empty message; check that the template's variables are set",
             )
         max_len = limits.inmail if kind == "inmail" else limits.normal
-        if len(message) > max_len:
+        length = text_length(message)
+        if length > max_len:
             raise ConnectSafelyValidationError(
                 "message",
-                f"{len(message)} characters, over the {kind} limit of {max_len}",
+                f"{length} characters{_emoji_note(message)}, over the {kind} limit of {max_len}",
                 "shorten the message, or raise the limit with message_limits",
             )
 
@@ -154,10 +170,11 @@ class MessageRequest:
                     "a subject is only sent with InMail",
                     "set message_type='inmail', or drop the subject",
                 )
-            if len(subject_text) > limits.subject:
+            length = text_length(subject_text)
+            if length > limits.subject:
                 raise ConnectSafelyValidationError(
                     "subject",
-                    f"{len(subject_text)} characters, over the limit of {limits.subject}",
+                    f"{length} characters{_emoji_note(subject_text)}, over the limit of {limits.subject}",
                     "shorten the subject",
                 )
 
@@ -235,10 +252,13 @@ def normalize_profile_id(value: str) -> str:
     lowered = text.lower()
     if "linkedin.com" in lowered or lowered.startswith(("http://", "https://")):
         url = text if "://" in text else f"https://{text}"
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unclosed "[" in the host
+            parts = urlsplit("")
         segments = [s for s in parts.path.split("/") if s]
         host = (parts.hostname or "").lower()
-        if not _PROFILE_HOST.match(host) or len(segments) != 2 or segments[0].lower() != "in":
+        if not _PROFILE_HOST.fullmatch(host) or len(segments) != 2 or segments[0].lower() != "in":
             raise ConnectSafelyValidationError(
                 "recipient_profile_id",
                 f"{text!r} is not a LinkedIn profile URL",
@@ -246,7 +266,7 @@ def normalize_profile_id(value: str) -> str:
                 "or just the ID john-doe-123",
             )
         text = unquote(segments[1])
-    if not _PROFILE_ID.match(text):
+    if not _PROFILE_ID.fullmatch(text):
         raise ConnectSafelyValidationError(
             "recipient_profile_id",
             f"{text!r} is not a profile ID",
@@ -263,13 +283,33 @@ def _optional_text(name: str, value: Any) -> str | None:
         raise ConnectSafelyValidationError(
             name, f"expected text, got {type(value).__name__}", f"pass {name} as a string"
         )
+    _check_unicode(name, value)
     value = value.strip()
     return value or None
 
 
+def text_length(text: str) -> int:
+    """Length as LinkedIn and the API's JavaScript validation count it (UTF-16 code units):
+    a character beyond U+FFFF, such as most emoji, counts 2."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _emoji_note(text: str) -> str:
+    return " (an emoji counts as 2)" if text_length(text) != len(text) else ""
+
+
+def _check_unicode(name: str, value: str) -> None:
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise ConnectSafelyValidationError(
+            name,
+            "it contains an unpaired surrogate (broken Unicode, e.g. text decoded with the wrong codec)",
+            "decode the source text as UTF-8, or remove the broken character",
+        )
+
+
 def _check_account(value: Any) -> str | None:
     account = _optional_text("account_id", value)
-    if account is not None and not _PROFILE_ID.match(account):
+    if account is not None and not _PROFILE_ID.fullmatch(account):
         raise ConnectSafelyValidationError(
             "account_id",
             f"{account!r} is not an account ID",
@@ -279,7 +319,7 @@ def _check_account(value: Any) -> str | None:
 
 
 def _check_urn(name: str, value: str) -> None:
-    if not _URN.match(value):
+    if not _URN.fullmatch(value):
         raise ConnectSafelyValidationError(
             name,
             f"{value!r} is not a LinkedIn URN",

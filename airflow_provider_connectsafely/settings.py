@@ -26,6 +26,8 @@ class ConnectionSettings:
     account_id: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     verify: bool | str = True
+    ledger_conn_id: str | None = None
+    daily_limit: int | None = None
 
     def __repr__(self) -> str:
         return f"ConnectionSettings(base_url={self.base_url!r}, account_id={self.account_id!r})"
@@ -65,6 +67,8 @@ class ConnectionSettings:
             account_id=(str(_extra(extra, "account_id") or "").strip() or None),
             timeout=_positive_number(conn_id, "timeout", _extra(extra, "timeout"), DEFAULT_TIMEOUT),
             verify=_verify(conn_id, _extra(extra, "verify")),
+            ledger_conn_id=(str(_extra(extra, "ledger_conn_id") or "").strip() or None),
+            daily_limit=_daily_limit(conn_id, _extra(extra, "daily_limit")),
         )
 
 
@@ -86,6 +90,21 @@ def _positive_number(conn_id: str, name: str, value: Any, default: float) -> flo
     if number <= 0:
         raise errors.ConnectSafelyConfigError(
             f"Connection {conn_id!r}: extra {name!r} is {value!r}. Fix: use a positive number of seconds"
+        )
+    return number
+
+
+def _daily_limit(conn_id: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise errors.ConnectSafelyConfigError(
+            f"Connection {conn_id!r}: extra 'daily_limit' is {value!r}. Fix: use a whole number "
+            "of messages per account per day (0 for no cap)"
         )
     return number
 

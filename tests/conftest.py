@@ -27,6 +27,8 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_DAGS)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ.pop("AIRFLOW_CONN_CONNECTSAFELY_DEFAULT", None)
+# Airflow puts the dags folder on sys.path; the example DAGs import helpers from it.
+sys.path.insert(0, str(_DAGS))
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -121,3 +123,88 @@ def connection(emulator, monkeypatch):
     """``connectsafely_default`` pointing at the emulator, as an environment variable."""
     monkeypatch.setenv("AIRFLOW_CONN_CONNECTSAFELY_DEFAULT", connection_json(emulator.url))
     return emulator
+
+
+# -- PostgreSQL (Debian's cluster, started here when needed; see ../shared testing notes) ----
+
+PG_PASSWORD = "connectsafely-tests"
+
+
+def _pg_cluster() -> tuple[str, str, int, str] | None:
+    """(version, name, port, status) of the first Debian PostgreSQL cluster, if any."""
+    if not shutil.which("pg_lsclusters"):
+        return None
+    out = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 4:
+            return parts[0], parts[1], int(parts[2]), parts[3]
+    return None
+
+
+_CLUSTER = _pg_cluster()
+_PG_PORT = _CLUSTER[2] if _CLUSTER else 5432
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A running PostgreSQL on 127.0.0.1: Debian's cluster, started for this session and
+    stopped afterwards if it was not running before."""
+    if _CLUSTER is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; `make test` installs Debian's postgresql")
+        pytest.skip("PostgreSQL is not installed (run `make test`, which installs it)")
+    version, name, port, _status = _CLUSTER
+    started = False
+    if _pg_cluster()[3] != "online":  # type: ignore[index]
+        subprocess.run(["pg_ctlcluster", version, name, "start"], check=True)
+        started = True
+    sql = f"ALTER USER postgres PASSWORD '{PG_PASSWORD}'"
+    subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-q", "-p", str(port), "-c", sql], check=True)
+    yield {"host": "127.0.0.1", "port": port, "user": "postgres", "password": PG_PASSWORD}
+    if started:
+        subprocess.run(["pg_ctlcluster", version, name, "stop"], check=False)
+
+
+def _pg_factories():
+    from pytest_postgresql import factories
+
+    proc = factories.postgresql_noproc(host="127.0.0.1", port=_PG_PORT, user="postgres", password=PG_PASSWORD)
+    # A per-process name, so two test runs on one machine never share a template database.
+    return proc, factories.postgresql("pg_noproc", dbname=f"connectsafely_{os.getpid()}")
+
+
+pg_noproc, pg_database = _pg_factories()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, pg_database) -> str:
+    """A fresh, empty PostgreSQL database for one test, as a SQLAlchemy URL."""
+    info = pg_database.info
+    return f"postgresql+psycopg://{info.user}:{PG_PASSWORD}@{info.host}:{info.port}/{info.dbname}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request, tmp_path):
+    """A send ledger on SQLite and on a real PostgreSQL."""
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+
+    if request.param == "sqlite":
+        store = SendLedger.sqlite(tmp_path / "ledger.sqlite")
+    else:
+        store = SendLedger.from_url(request.getfixturevalue("postgres_url"))
+    yield store
+    store.close()
+
+
+@pytest.fixture(autouse=True)
+def isolated_default_ledger(tmp_path, monkeypatch):
+    """Each test gets its own default SQLite ledger, so sends and caps never leak between tests."""
+    from airflow_provider_connectsafely.ledger import connection
+
+    path = tmp_path / "default-ledger.sqlite"
+    monkeypatch.setattr(connection, "default_ledger_path", lambda: path)
+    yield path
+    opened = connection._OPEN.pop(f"default:{path}", None)
+    if opened is not None:
+        opened.close()

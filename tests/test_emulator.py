@@ -659,7 +659,7 @@ def test_admin_endpoints(emu: EmulatorServer, http: requests.Session) -> None:
         "fault": "rate_limit_retry_after",
         "count": 1,
         "match": {"recipientProfileId": "b"},
-        "params": {"seconds": 3},
+        "params": {"seconds": 3, "value": ""},
     }
     assert send(http, emu, {"recipientProfileId": "a", "message": "m"}).status_code == 200
     assert send(http, emu, {"recipientProfileId": "b", "message": "m"}).headers["Retry-After"] == "3"

@@ -25,6 +25,8 @@ def test_template_fields_cover_every_text_parameter():
         "account_id",
         "conversation_urn",
         "connectsafely_conn_id",
+        "dedupe_key",
+        "ledger_conn_id",
     }
     assert set(SendLinkedInMessageOperator.template_ext) == {".txt", ".j2", ".md"}
 

@@ -40,7 +40,7 @@ def test_connection_type_metadata():
     assert set(behaviour["hidden-fields"]) == {"login", "schema", "port", "extra"}
     assert behaviour["relabeling"] == {"password": "API Key", "host": "Base URL"}
     assert behaviour["placeholders"]["host"] == "https://api.connectsafely.ai"
-    assert set(conn["conn-fields"]) == {"account_id", "timeout"}
+    assert set(conn["conn-fields"]) == {"account_id", "timeout", "daily_limit", "ledger_conn_id"}
     assert conn["conn-fields"]["timeout"]["schema"] == {"type": ["integer", "null"]}
 
 

@@ -127,3 +127,10 @@ def test_success_bodies():
     with pytest.raises(errors.SendRejectedError) as info:
         success_body(response(200, {"success": False, "error": "LinkedIn rejected"}))
     assert info.value.delivered is False and "LinkedIn rejected" in str(info.value)
+
+
+def test_a_key_echoed_in_a_success_answer_is_redacted():
+    echoed = {"success": True, "message": "sent with key sk-live-123", "recipientProfileUrn": "urn:li:x:1"}
+    body = success_body(response(200, echoed), redact="sk-live-123")
+    assert "sk-live-123" not in json.dumps(body)
+    assert body["recipientProfileUrn"] == "urn:li:x:1"

@@ -9,15 +9,18 @@ headers. Faults only fire on authorized ``/linkedin/*`` requests; a 401 never co
 request normally, so it delivers only if that normal handling would have (a body that fails
 validation is still not delivered), then replaces or delays the answer.
 
-``rate_limit_retry_after`` (``seconds``, default 2)
+``rate_limit_retry_after`` (``seconds``, default 2; ``value``)
     429 with ``Retry-After: <seconds>``. Not delivered.
-``rate_limit_reset_iso`` (``seconds``, default 2)
+``rate_limit_reset_iso`` (``seconds``, default 2; ``value``)
     429 with ``X-RateLimit-Reset`` set to an ISO 8601 time that far ahead. Not delivered.
-``rate_limit_reset_unix`` (``seconds``, default 2)
-    429 with ``X-RateLimit-Reset`` set to that time as Unix epoch seconds. Not delivered.
-``rate_limit_hold_until`` (``seconds``, default 2)
+``rate_limit_reset_unix`` (``seconds``, default 2; ``millis``, default false; ``value``)
+    429 with ``X-RateLimit-Reset`` set to that time as Unix epoch seconds (milliseconds with
+    ``millis=true``). Not delivered.
+``rate_limit_hold_until`` (``seconds``, default 2; ``value``)
     429 whose body carries ``holdUntil``, an ISO 8601 time that far ahead. Not delivered.
     Each rate-limit fault sends only its own signal, so a client's handling of each is tested alone.
+    A non-empty ``value`` is sent verbatim instead of the computed time (``"soon"``, ``"nan"``,
+    ``"1e20"``...), to test how a client copes with a reset it cannot parse.
 ``error`` (``status`` default 500, ``shape`` default ``error_success_false``, ``message``,
 ``deliver`` default false)
     An error answer in one body shape: ``code`` ``{"success": false, "code": ..., "message": ...}``,
@@ -39,6 +42,17 @@ validation is still not delivered), then replaces or delays the answer.
     200 with ``Content-Type: application/json`` and a truncated, invalid JSON body. Delivered.
 ``success_false``
     200 with ``{"success": false, "error": "LinkedIn rejected the message"}``. Not delivered.
+``truncated_body``
+    Handles the request normally, then sends the status line and headers of the normal answer
+    (``Content-Length`` of the whole body) but only half of its body, and closes the connection:
+    an answer cut off mid-body by a crashing server or proxy. Delivered (if the request is valid).
+``bad_encoding``
+    Handles the request normally, then answers with ``Content-Encoding: gzip`` and a body that is
+    not gzip, so the client cannot decode the answer. Delivered (if the request is valid).
+``redirect`` (``status`` default 307, ``location``)
+    A 3xx with ``Location: <location>`` and an empty body. The default location is on
+    ``api.connectsafely.invalid``, a host that never resolves; point ``location`` at another host
+    or port to check that a client neither follows it nor sends its key there. Not delivered.
 """
 
 from __future__ import annotations
@@ -137,21 +151,22 @@ def _rate_limited(headers: dict[str, str], extra: Mapping[str, Any] | None = Non
 
 
 def _retry_after(params: Mapping[str, Any], _process: Process, _now: datetime) -> Outcome:
-    return Outcome(_rate_limited({"Retry-After": str(params["seconds"])}))
+    return Outcome(_rate_limited({"Retry-After": params["value"] or str(params["seconds"])}))
 
 
 def _reset_iso(params: Mapping[str, Any], _process: Process, now: datetime) -> Outcome:
-    at = now + timedelta(seconds=params["seconds"])
-    return Outcome(_rate_limited({"X-RateLimit-Reset": iso_z(at)}))
+    at = params["value"] or iso_z(now + timedelta(seconds=params["seconds"]))
+    return Outcome(_rate_limited({"X-RateLimit-Reset": at}))
 
 
 def _reset_unix(params: Mapping[str, Any], _process: Process, now: datetime) -> Outcome:
-    epoch = math.ceil(now.timestamp() + params["seconds"])
-    return Outcome(_rate_limited({"X-RateLimit-Reset": str(epoch)}))
+    epoch = now.timestamp() + params["seconds"]
+    stamp = str(math.ceil(epoch * 1000 if params["millis"] else epoch))
+    return Outcome(_rate_limited({"X-RateLimit-Reset": params["value"] or stamp}))
 
 
 def _hold_until(params: Mapping[str, Any], _process: Process, now: datetime) -> Outcome:
-    at = iso_z(now + timedelta(seconds=params["seconds"]))
+    at = params["value"] or iso_z(now + timedelta(seconds=params["seconds"]))
     return Outcome(_rate_limited({}, {"holdUntil": at, "error": f"Rate limit exceeded. Resets at {at}"}))
 
 
@@ -215,13 +230,30 @@ def _success_false(_params: Mapping[str, Any], _process: Process, _now: datetime
     return Outcome(error_reply(200, "LinkedIn rejected the message"))
 
 
-_SECONDS = {"seconds": Param(int, 2)}
+def _truncated_body(_params: Mapping[str, Any], process: Process, _now: datetime) -> Outcome:
+    outcome = process()
+    return Outcome(outcome.reply, outcome.message, cut=True)
+
+
+def _bad_encoding(_params: Mapping[str, Any], process: Process, _now: datetime) -> Outcome:
+    outcome = process()
+    reply = outcome.reply or json_reply(200, {})
+    headers = {**reply.headers, "Content-Encoding": "gzip"}
+    return Outcome(Reply(reply.status, reply.body, reply.content_type, headers), outcome.message)
+
+
+def _redirect(params: Mapping[str, Any], _process: Process, _now: datetime) -> Outcome:
+    return Outcome(Reply(params["status"], b"", None, {"Location": params["location"]}))
+
+
+DEFAULT_REDIRECT_LOCATION = "https://api.connectsafely.invalid/linkedin/messaging/send"
+_SECONDS = {"seconds": Param(int, 2), "value": Param(str, "")}
 CATALOGUE: dict[str, FaultSpec] = {
     spec.name: spec
     for spec in (
-        FaultSpec("rate_limit_retry_after", {"seconds": Param(int, 2, low=0)}, _retry_after),
+        FaultSpec("rate_limit_retry_after", {**_SECONDS, "seconds": Param(int, 2, low=0)}, _retry_after),
         FaultSpec("rate_limit_reset_iso", _SECONDS, _reset_iso),
-        FaultSpec("rate_limit_reset_unix", _SECONDS, _reset_unix),
+        FaultSpec("rate_limit_reset_unix", {**_SECONDS, "millis": Param(bool, False)}, _reset_unix),
         FaultSpec("rate_limit_hold_until", _SECONDS, _hold_until),
         FaultSpec(
             "error",
@@ -238,6 +270,16 @@ CATALOGUE: dict[str, FaultSpec] = {
         FaultSpec("reset_after_body", {"deliver": Param(bool, True)}, _reset_after_body),
         FaultSpec("malformed_json", {}, _malformed_json),
         FaultSpec("success_false", {}, _success_false),
+        FaultSpec("truncated_body", {}, _truncated_body),
+        FaultSpec("bad_encoding", {}, _bad_encoding),
+        FaultSpec(
+            "redirect",
+            {
+                "status": Param(int, 307, low=300, high=399),
+                "location": Param(str, DEFAULT_REDIRECT_LOCATION),
+            },
+            _redirect,
+        ),
     )
 }
 

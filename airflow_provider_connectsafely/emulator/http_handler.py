@@ -167,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
         if outcome.reply is None:
             self._reset()
         else:
-            self._send(outcome.reply)
+            self._send(outcome.reply, cut=outcome.cut)
 
     def _admin(self, path: str, body: object) -> None:
         state = self._emu.state
@@ -221,7 +221,11 @@ class _Handler(BaseHTTPRequestHandler):
             if sum(map(len, chunks)) > MAX_BODY_BYTES:
                 raise _ConnectionGone
 
-    def _send(self, reply: Reply) -> None:
+    def _send(self, reply: Reply, *, cut: bool = False) -> None:
+        """Write ``reply``; with ``cut``, only half its body, then close (a normal FIN, so the
+        client reliably reads the headers and then finds the body short)."""
+        if cut:
+            self.close_connection = True
         try:
             self.send_response(reply.status)
             if reply.content_type:
@@ -232,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(reply.body)
+            self.wfile.write(reply.body[: len(reply.body) // 2] if cut else reply.body)
         except OSError as exc:
             raise _ConnectionGone from exc
 

@@ -32,11 +32,14 @@ class Outcome:
     :param reply: the answer, or ``None`` to reset the connection without answering.
     :param message: the delivered message (see ``EmulatorState.messages``), or ``None``.
     :param delay: seconds to wait after recording and before answering.
+    :param cut: send the status line, the headers (with the full ``Content-Length``) and only
+        the first half of the body, then close the connection: an answer cut off mid-body.
     """
 
     reply: Reply | None
     message: dict[str, Any] | None = None
     delay: float = 0.0
+    cut: bool = False
 
 
 def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:

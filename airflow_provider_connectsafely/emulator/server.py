@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Sequence
 from types import TracebackType
@@ -25,6 +26,7 @@ class EmulatorServer:
     :param accounts: account ids, the first being the default; two deterministic ids if ``None``.
     :param verbose: log each request to stderr.
     :param clock: source of the current UTC time (for tests of the daily reset).
+    :param ssl_context: serve HTTPS with this server-side context (tests of TLS verification).
     """
 
     def __init__(
@@ -37,10 +39,12 @@ class EmulatorServer:
         *,
         verbose: bool = False,
         clock: Clock | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.api_key = api_key
         self.host = host
         self.verbose = verbose
+        self.ssl_context = ssl_context
         self.state = EmulatorState(api_key, accounts, daily_limit, clock or utc_now)
         self._requested_port = port
         self._httpd: EmulatorHTTPServer | None = None
@@ -54,13 +58,18 @@ class EmulatorServer:
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:54321`` (only meaningful once started)."""
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def start(self) -> EmulatorServer:
         """Bind and serve in a daemon thread; returns ``self``."""
         if self._httpd is not None:
             raise RuntimeError("emulator already started")
         self._httpd = EmulatorHTTPServer((self.host, self._requested_port), self.state, self.verbose)
+        if self.ssl_context is not None:
+            # The handshake runs on accept; a client that rejects the certificate never gets
+            # as far as sending a request, so nothing is recorded for it.
+            self._httpd.socket = self.ssl_context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.1},

@@ -11,6 +11,11 @@ _RECIPIENT_FIELDS = ("recipientProfileId", "recipientProfileUrn")
 _OPTIONAL_STRINGS = ("accountId", *_RECIPIENT_FIELDS, "subject")
 
 
+def js_length(text: str) -> int:
+    """A string's length as JavaScript (and so Zod's ``.max()``) counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def _js_type(value: object) -> str:
     if value is _MISSING:
         return "undefined"
@@ -84,7 +89,7 @@ def send_issues(body: dict[str, Any], *, with_conversation: bool) -> list[dict[s
             }
         )
     subject = body.get("subject")
-    if isinstance(subject, str) and len(subject) > MAX_SUBJECT_LENGTH:
+    if isinstance(subject, str) and js_length(subject) > MAX_SUBJECT_LENGTH:
         issues.append(
             {
                 "code": "too_big",

@@ -66,9 +66,18 @@ class ConnectSafelyHook(BaseHook):
         """The connection's settings, read once; the API key is masked in logs from here on."""
         from airflow.sdk.log import mask_secret
 
+        from airflow_provider_connectsafely.compat import AirflowNotFoundException  # 3.1: not in the SDK
+        from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
         from airflow_provider_connectsafely.settings import ConnectionSettings
 
-        conn = self.get_connection(self.connectsafely_conn_id)
+        try:
+            conn = self.get_connection(self.connectsafely_conn_id)
+        except AirflowNotFoundException as exc:
+            # Bad input (a typo, or a template rendering the wrong id): fail, don't retry.
+            raise ConnectSafelyConfigError(
+                f"Connection {self.connectsafely_conn_id!r} is not defined. Fix: create it "
+                "(connection type ConnectSafely), or set connectsafely_conn_id to an existing one"
+            ) from exc
         if conn.password:
             mask_secret(conn.password)
             mask_secret(conn.password.strip())
@@ -140,7 +149,10 @@ class ConnectSafelyHook(BaseHook):
         """Send a validated request (the connection's default account filled in when the
         request names none); return the API's JSON answer."""
         request = request.with_default_account(self.settings.account_id)
-        self.log.info(
+        # DEBUG, like HttpHook's "Sending ..." line: the operators and the notifier log the
+        # outcome at INFO. At INFO this line was the largest per-send cost profiling found
+        # (Airflow's structlog chain formats and writes it); see benchmarks/send_overhead.py.
+        self.log.debug(
             "Sending %s message to %s via %s", request.message_type, request.recipient, request.path
         )
         return self.client.send(request)

@@ -6,25 +6,35 @@ Only Airflow's task SDK is imported at module level: DAG files import this on ev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow_provider_connectsafely.operators.base import (
+    ConnectSafelyBaseOperator,
+    recipient_identity,
+    run_ids,
+    to_airflow_error,
+)
+from airflow_provider_connectsafely.operators.batch import SendLinkedInMessageBatchOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_connectsafely.errors import ConnectSafelyError
-    from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
-    from airflow_provider_connectsafely.models import MessageLimits
+    from airflow_provider_connectsafely.delivery import Outcome
+    from airflow_provider_connectsafely.ledger.records import NewSend
+    from airflow_provider_connectsafely.models import MessageRequest
+
+__all__ = ["SendLinkedInMessageBatchOperator", "SendLinkedInMessageOperator", "to_airflow_error"]
 
 
-class SendLinkedInMessageOperator(BaseOperator):
+class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
     """Send one LinkedIn direct message and push the API's JSON answer to XCom.
 
     Every text parameter is templated; ``message`` may also name a template file
     (``.txt``, ``.j2``, ``.md``). Arguments are validated after rendering and before any
     request; bad input fails the task at once, without Airflow retries.
+
+    Each send is recorded in the send ledger under a dedupe key, so Airflow retries, cleared
+    runs and parallel workers never send the same key twice.
 
     :param message: the message text.
     :param recipient_profile_id: the recipient's profile ID, or profile URL
@@ -38,6 +48,19 @@ class SendLinkedInMessageOperator(BaseOperator):
     :param typing_indicator: show a typing indicator first (``send-with-typing`` endpoint).
     :param conversation_urn: existing conversation for the typing indicator.
     :param connectsafely_conn_id: the ConnectSafely connection.
+    :param dedupe_key: the send's identity in the ledger (templated). Default: dag id, task
+        id, run id, map index and recipient, so each run sends once; a key such as
+        ``welcome-{{ params.contact_id }}`` sends once across all runs.
+    :param ledger_conn_id: database connection of the send ledger; else the ConnectSafely
+        connection's ``ledger_conn_id`` extra; else a SQLite file under ``$AIRFLOW_HOME``.
+    :param use_ledger: False sends with no ledger: no dedupe and no daily cap.
+    :param on_unknown: when an earlier attempt with this key may or may not have been
+        delivered: ``fail`` (default), ``skip`` or ``resend`` (may message twice).
+    :param daily_limit: messages per LinkedIn account per UTC day (default: the connection's
+        ``daily_limit`` extra, else 150; 0 for no cap).
+    :param max_defer: longest time the task may spend deferred waiting for limits to reset.
+    :param on_limit: when the cap is reached or the API rate-limits past
+        ``max_rate_limit_wait``: ``defer`` (default), ``skip`` or ``fail``.
     :param message_limits: length limits, e.g. ``{"normal": 8000, "inmail": 1900, "subject": 200}``.
     :param max_rate_limit_wait: longest 429 wait (seconds) to sit out inside the task.
     """
@@ -51,6 +74,8 @@ class SendLinkedInMessageOperator(BaseOperator):
         "account_id",
         "conversation_urn",
         "connectsafely_conn_id",
+        "dedupe_key",
+        "ledger_conn_id",
     )
     template_ext: Sequence[str] = (".txt", ".j2", ".md")
     template_fields_renderers = {"message": "md"}
@@ -63,13 +88,9 @@ class SendLinkedInMessageOperator(BaseOperator):
         recipient_profile_id: str | None = None,
         recipient_profile_urn: str | None = None,
         subject: str | None = None,
-        message_type: str = "normal",
-        account_id: str | None = None,
         typing_indicator: bool = False,
         conversation_urn: str | None = None,
-        connectsafely_conn_id: str = "connectsafely_default",
-        message_limits: MessageLimits | dict[str, int] | None = None,
-        max_rate_limit_wait: float = 60.0,
+        dedupe_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -77,31 +98,16 @@ class SendLinkedInMessageOperator(BaseOperator):
         self.recipient_profile_id = recipient_profile_id
         self.recipient_profile_urn = recipient_profile_urn
         self.subject = subject
-        self.message_type = message_type
-        self.account_id = account_id
         self.typing_indicator = typing_indicator
         self.conversation_urn = conversation_urn
-        self.connectsafely_conn_id = connectsafely_conn_id
-        self.message_limits = message_limits
-        self.max_rate_limit_wait = max_rate_limit_wait
+        self.dedupe_key = dedupe_key
 
-    @cached_property
-    def hook(self) -> ConnectSafelyHook:
-        """The hook, built on first use (after templates rendered the connection id)."""
-        from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
-
-        return ConnectSafelyHook(
-            self.connectsafely_conn_id,
-            max_rate_limit_wait=self.max_rate_limit_wait,
-            message_limits=self.message_limits,
-        )
-
-    def execute(self, context: Context) -> dict[str, Any]:
+    def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any] | None:
+        from airflow_provider_connectsafely.delivery import WaitRequired
         from airflow_provider_connectsafely.errors import ConnectSafelyError
 
-        hook = self.hook
         try:
-            request = hook.build_request(
+            request = self.hook.build_request(
                 message=self.message,
                 recipient_profile_id=self.recipient_profile_id,
                 recipient_profile_urn=self.recipient_profile_urn,
@@ -111,19 +117,60 @@ class SendLinkedInMessageOperator(BaseOperator):
                 typing_indicator=self.typing_indicator,
                 conversation_urn=self.conversation_urn,
             )
-            answer = hook.send_request(request)
+            request = request.with_default_account(self.hook.settings.account_id)
+            ledger = self._ledger()
+            spec = self._spec(context, request) if ledger is not None else None
+            sender = self._sender(ledger)
+            try:
+                outcome = sender.send(request, spec)
+            except WaitRequired as wait:
+                self._pause(wait, deferred_since)
+                return None  # not reached: _pause defers or raises
         except ConnectSafelyError as exc:
             raise to_airflow_error(exc) from exc
-        self.log.info(
-            "Message sent to %s (%s)", request.recipient, answer.get("recipientProfileUrn", "no URN")
+        return self._result(outcome)
+
+    def _spec(self, context: Context, request: MessageRequest) -> NewSend | None:
+        from airflow_provider_connectsafely.delivery import account_key
+        from airflow_provider_connectsafely.ledger.records import NewSend
+
+        ids = run_ids(context)
+        key = (self.dedupe_key or "").strip() or None
+        if key is None and ids is None:
+            self.log.warning(
+                "No dedupe_key and no DAG run in the context (e.g. execute({}) in a unit test): "
+                "sending without the ledger, so nothing guards against sending twice"
+            )
+            return None
+        if key is None and ids is not None:
+            dag_id, task_id, run_id, map_index = ids
+            key = f"{dag_id}/{task_id}/{run_id}/{map_index}/{recipient_identity(request)}"
+        assert key is not None
+        return NewSend(
+            dedupe_key=key,
+            account=account_key(request),
+            recipient=request.recipient,
+            dag_id=ids[0] if ids else None,
+            task_id=ids[1] if ids else None,
+            run_id=ids[2] if ids else None,
+            map_index=ids[3] if ids else None,
         )
-        return answer
 
+    def _result(self, outcome: Outcome) -> dict[str, Any] | None:
+        from airflow_provider_connectsafely import delivery
+        from airflow_provider_connectsafely.compat import AirflowFailException, AirflowSkipException
 
-def to_airflow_error(exc: ConnectSafelyError) -> Exception:
-    """The Airflow exception for a provider error: retryable ones let Airflow retry the
-    task; the rest (bad input, auth, unknown delivery...) fail it without retries."""
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
-    kind = AirflowException if exc.retryable else AirflowFailException
-    return kind(f"{type(exc).__name__}: {exc.message}")
+        if outcome.status == delivery.SENT_NOW:
+            answer = outcome.response or {}
+            self.log.info(
+                "Message sent to %s (%s)", outcome.recipient, answer.get("recipientProfileUrn", "no URN")
+            )
+            return answer
+        if outcome.status == delivery.SKIPPED:
+            self.log.info("Not sending to %s: %s", outcome.recipient, outcome.reason)
+            if outcome.response is None:
+                raise AirflowSkipException(outcome.reason or "skipped")
+            return outcome.response
+        if outcome.error is not None:
+            raise to_airflow_error(outcome.error)
+        raise AirflowFailException(outcome.reason or "delivery unknown")

@@ -1,0 +1,248 @@
+"""At-most-once delivery: one send checked against the ledger and the daily cap, and its
+outcome recorded. No Airflow imports here; the operators turn outcomes into task results.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_connectsafely import caps, errors
+from airflow_provider_connectsafely.ledger.records import (
+    DEFAULT_ACCOUNT,
+    PENDING,
+    SENT,
+    UNKNOWN,
+    LedgerEntry,
+    NewSend,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+    from airflow_provider_connectsafely.models import MessageRequest
+
+log = logging.getLogger(__name__)
+
+ON_UNKNOWN = ("fail", "resend", "skip")
+# Outcome statuses
+SENT_NOW = "sent"
+SKIPPED = "skipped"
+FAILED = "failed"
+UNKNOWN_OUTCOME = "unknown"
+
+_UNSET: Any = object()
+
+
+class WaitRequired(Exception):
+    """Sending must pause until ``reset_at``: the daily cap is reached, or the API rate-limits.
+
+    :param reset_at: when sending may resume (UTC).
+    :param reason: why.
+    """
+
+    def __init__(self, reset_at: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.reset_at = reset_at
+        self.reason = reason
+
+
+@dataclass
+class Outcome:
+    """How one send ended.
+
+    :param status: ``sent``, ``skipped``, ``failed`` or ``unknown``.
+    :param recipient: the recipient as sent.
+    :param dedupe_key: the ledger key, if the ledger was used.
+    :param response: the API's answer (recorded one when skipped as already sent).
+    :param reason: why it was skipped, failed or is unknown.
+    :param error: the provider error behind a failure.
+    """
+
+    status: str
+    recipient: str
+    dedupe_key: str | None = None
+    response: dict[str, Any] | None = None
+    reason: str | None = None
+    error: errors.ConnectSafelyError | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"recipient": self.recipient, "status": self.status}
+        if self.dedupe_key:
+            data["dedupe_key"] = self.dedupe_key
+        if self.response and self.response.get("recipientProfileUrn"):
+            data["recipientProfileUrn"] = self.response["recipientProfileUrn"]
+        if self.reason:
+            data["reason"] = self.reason
+        if self.error is not None:
+            data["error_type"] = type(self.error).__name__
+        return data
+
+
+def account_key(request: MessageRequest) -> str:
+    return request.account_id or DEFAULT_ACCOUNT
+
+
+def unresolved_reason(entry: LedgerEntry) -> str:
+    state = "still pending (an earlier try stopped mid-send)" if entry.state == PENDING else "unknown"
+    return (
+        f"An earlier attempt for dedupe key {entry.dedupe_key!r} is {state}"
+        f"{': ' + entry.error if entry.error else ''}. It may have been delivered, so it was not "
+        "sent again. Check the LinkedIn conversation, then either mark it in the ledger "
+        "(SendLedger.resolve(key, 'sent' | 'failed')) or run with on_unknown='resend' (may "
+        "message the person twice) or on_unknown='skip'."
+    )
+
+
+class GuardedSender:
+    """Sends through ``send`` at most once per dedupe key, within a daily cap.
+
+    :param send: the function that really sends (the hook's ``send_request``).
+    :param ledger: the send ledger; None sends without one (no dedupe, no cap).
+    :param daily_limit: sends per account per UTC day; None or 0 for no cap.
+    :param on_unknown: what to do when the key's earlier attempt is pending or unknown:
+        ``fail`` (report it), ``skip``, or ``resend``.
+    :param clock: the current time (tests pass a fake).
+    :param in_flight_for: how long a ``pending`` row claimed by *another* task counts as a
+        send in progress (skipped here) rather than a crashed one (unknown).
+    """
+
+    def __init__(
+        self,
+        send: Callable[[MessageRequest], dict[str, Any]],
+        ledger: SendLedger | None,
+        *,
+        daily_limit: int | None = caps.DEFAULT_DAILY_LIMIT,
+        on_unknown: str = "fail",
+        clock: Callable[[], datetime] | None = None,
+        in_flight_for: timedelta = timedelta(minutes=15),
+    ) -> None:
+        if on_unknown not in ON_UNKNOWN:
+            raise errors.ConnectSafelyValidationError(
+                "on_unknown", f"{on_unknown!r} is not a policy", "use 'fail', 'resend' or 'skip'"
+            )
+        self._send = send
+        self.ledger = ledger
+        self.daily_limit = daily_limit or None
+        self.on_unknown = on_unknown
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._budget: dict[str, int] = {}
+        self.in_flight_for = in_flight_for
+
+    def send(
+        self, request: MessageRequest, spec: NewSend | None, existing: LedgerEntry | None = _UNSET
+    ) -> Outcome:
+        """Send once; return the outcome. ``existing`` saves a lookup when the caller
+        already read the key's row in bulk.
+
+        :raises WaitRequired: the cap is reached or the API asks to wait; nothing was sent.
+        """
+        recipient = request.recipient
+        if self.ledger is None or spec is None:
+            return self._attempt(request, recipient)
+        ledger = self.ledger
+        if existing is _UNSET:
+            existing = ledger.get(spec.dedupe_key)
+        if existing is not None:
+            settled = self._settled(existing, recipient, spec)
+            if settled is not None:
+                return settled
+        self._check_cap(spec.account)
+        take_over = (PENDING, UNKNOWN) if self.on_unknown == "resend" else ()
+        claim = ledger.claim(spec, take_over=take_over)
+        if not claim.claimed:
+            assert claim.entry is not None
+            return self._settled(claim.entry, recipient, spec) or Outcome(
+                UNKNOWN_OUTCOME, recipient, spec.dedupe_key, reason=unresolved_reason(claim.entry)
+            )
+        assert claim.token is not None
+        self._spend(spec.account)
+        outcome = self._attempt(request, recipient, spec.dedupe_key)
+        if outcome.status == SENT_NOW:
+            ledger.mark_sent(spec.dedupe_key, claim.token, outcome.response or {})
+        elif outcome.status == UNKNOWN_OUTCOME:
+            ledger.mark_unknown(spec.dedupe_key, claim.token, outcome.reason or "unknown")
+        else:
+            assert outcome.error is not None
+            ledger.mark_failed(
+                spec.dedupe_key,
+                claim.token,
+                outcome.reason or "failed",
+                retryable=outcome.error.delivered is False,
+            )
+            if isinstance(outcome.error, errors.RateLimitError):
+                self._refund(spec.account)
+                reset_at = outcome.error.reset_at or self._clock() + timedelta(seconds=60)
+                raise WaitRequired(reset_at, f"RateLimitError: {outcome.error.message}")
+        return outcome
+
+    def _attempt(self, request: MessageRequest, recipient: str, key: str | None = None) -> Outcome:
+        try:
+            response = self._send(request)
+        except errors.DeliveryUnknownError as exc:
+            return Outcome(UNKNOWN_OUTCOME, recipient, key, reason=exc.message, error=exc)
+        except errors.ConnectSafelyError as exc:
+            return Outcome(FAILED, recipient, key, reason=f"{type(exc).__name__}: {exc.message}", error=exc)
+        return Outcome(SENT_NOW, recipient, key, response=response)
+
+    def _settled(self, entry: LedgerEntry, recipient: str, spec: NewSend) -> Outcome | None:
+        """The outcome for a key that must not be sent now, or None when it may be."""
+        if entry.state == SENT:
+            when = entry.updated_at.isoformat(timespec="seconds")
+            return Outcome(
+                SKIPPED,
+                recipient,
+                entry.dedupe_key,
+                response=entry.response,
+                reason=f"already sent at {when} (dedupe key {entry.dedupe_key!r})",
+            )
+        if entry.state == PENDING and self._in_flight_elsewhere(entry, spec):
+            owner = f"{entry.dag_id}/{entry.task_id}/{entry.run_id}"
+            return Outcome(
+                SKIPPED,
+                recipient,
+                entry.dedupe_key,
+                reason=f"being sent right now by another task ({owner})",
+            )
+        if entry.state in (PENDING, UNKNOWN):
+            if self.on_unknown == "resend":
+                return None
+            status = SKIPPED if self.on_unknown == "skip" else UNKNOWN_OUTCOME
+            return Outcome(status, recipient, entry.dedupe_key, reason=unresolved_reason(entry))
+        return None  # failed: a new attempt may send
+
+    def _in_flight_elsewhere(self, entry: LedgerEntry, spec: NewSend) -> bool:
+        """A fresh claim by another task is a send in progress; one by this same task (an
+        earlier try) or an old one is a send that crashed."""
+        same_task = (entry.dag_id, entry.task_id, entry.run_id, entry.map_index) == (
+            spec.dag_id,
+            spec.task_id,
+            spec.run_id,
+            spec.map_index,
+        )
+        return not same_task and self._clock() - entry.updated_at < self.in_flight_for
+
+    def _check_cap(self, account: str) -> None:
+        if self.daily_limit is None or self.ledger is None:
+            return
+        if self._budget.get(account, 0) > 0:
+            return
+        start, reset_at = caps.window(self._clock())
+        used = self.ledger.count_since(account, start)
+        self._budget[account] = self.daily_limit - used
+        if self._budget[account] <= 0:
+            raise WaitRequired(
+                reset_at,
+                f"Daily limit of {self.daily_limit} messages reached for LinkedIn account "
+                f"{account!r} ({used} since {start.isoformat(timespec='minutes')})",
+            )
+
+    def _spend(self, account: str) -> None:
+        if self.daily_limit is not None:
+            self._budget[account] = self._budget.get(account, 0) - 1
+
+    def _refund(self, account: str) -> None:
+        if self.daily_limit is not None:
+            self._budget[account] = 0  # re-count from the ledger next time

@@ -1,0 +1,312 @@
+"""The ledger's storage: SQLAlchemy Core on SQLite or PostgreSQL. No Airflow imports here.
+
+Claiming a key is one atomic statement: an insert that the primary key lets only one writer
+win, or a compare-and-set update from a state that allows a new attempt. Whoever wins holds
+a claim token and is the only one allowed to record the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_connectsafely.ledger.records import (
+    FAILED,
+    PENDING,
+    SENT,
+    UNKNOWN,
+    Claim,
+    LedgerEntry,
+    NewSend,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+# Bound parameters per IN (...) query; SQLite allows 32,766 since 3.32, PostgreSQL 65,535.
+_CHUNK = 900
+_MAX_ERROR = 2000
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class SendLedger:
+    """A durable table of sends keyed by dedupe key.
+
+    :param engine: a SQLAlchemy engine (SQLite or PostgreSQL tested).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._schema_ready = False
+
+    @classmethod
+    def from_url(cls, url: str, **engine_kwargs: Any) -> SendLedger:
+        """Open a ledger at a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``)."""
+        from sqlalchemy import create_engine, event
+
+        engine = create_engine(url, **engine_kwargs)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        return cls(engine)
+
+    @classmethod
+    def sqlite(cls, path: str | Path) -> SendLedger:
+        """A SQLite ledger file (WAL journal, 30 s busy timeout), its folder created if needed."""
+        file = Path(path)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        return cls.from_url(f"sqlite:///{file}")
+
+    def __repr__(self) -> str:
+        return f"SendLedger({self.describe()})"
+
+    def describe(self) -> str:
+        """The ledger's location, without any password."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def ensure_schema(self) -> None:
+        """Create the table on first use; safe when several workers race to do it."""
+        if self._schema_ready:
+            return
+        from sqlalchemy import inspect
+        from sqlalchemy.exc import DBAPIError
+
+        from airflow_provider_connectsafely.ledger.schema import metadata, sends
+
+        try:
+            metadata.create_all(self.engine, checkfirst=True)
+        except DBAPIError:
+            # Another worker created it between our check and our CREATE.
+            if not inspect(self.engine).has_table(sends.name):
+                raise
+        self._schema_ready = True
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, dedupe_key: str) -> LedgerEntry | None:
+        return self.get_many([dedupe_key]).get(dedupe_key)
+
+    def get_many(self, dedupe_keys: Iterable[str]) -> dict[str, LedgerEntry]:
+        """The rows for these keys, in bulk (chunked ``IN`` queries, not one query per key)."""
+        from sqlalchemy import select
+
+        from airflow_provider_connectsafely.ledger.schema import sends
+
+        self.ensure_schema()
+        found: dict[str, LedgerEntry] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(dedupe_keys)), _CHUNK):
+                rows = conn.execute(select(sends).where(sends.c.dedupe_key.in_(chunk))).mappings()
+                for row in rows:
+                    found[row["dedupe_key"]] = _entry(row)
+        return found
+
+    def count_since(self, account: str, since: datetime) -> int:
+        """Sends that count against ``account``'s daily cap since ``since``: sent ones, and
+        pending or unknown ones (they may have been delivered)."""
+        from sqlalchemy import func, select
+
+        from airflow_provider_connectsafely.ledger.schema import sends
+
+        self.ensure_schema()
+        query = (
+            select(func.count())
+            .select_from(sends)
+            .where(sends.c.account == account)
+            .where(sends.c.updated_at >= _utc(since))
+            .where(sends.c.state.in_((SENT, PENDING, UNKNOWN)))
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    # -- claiming and recording ----------------------------------------------------------
+
+    def claim(self, send: NewSend, *, take_over: Collection[str] = ()) -> Claim:
+        """Atomically take the right to send ``send.dedupe_key``.
+
+        Succeeds when the key is new, when its last attempt failed in a way that proves
+        nothing was delivered, or when its state is in ``take_over`` (e.g. ``unknown`` for
+        an explicit resend). Otherwise returns the existing row and the caller must not send.
+        """
+        from sqlalchemy import update
+        from sqlalchemy.exc import IntegrityError
+
+        from airflow_provider_connectsafely.ledger.schema import sends
+
+        self.ensure_schema()
+        token = str(uuid.uuid4())
+        now = _now()
+        values = {
+            "dedupe_key": send.dedupe_key,
+            "state": PENDING,
+            "account": send.account,
+            "recipient": send.recipient,
+            "claim_token": token,
+            "attempts": 1,
+            "retryable": False,
+            "dag_id": send.dag_id,
+            "task_id": send.task_id,
+            "run_id": send.run_id,
+            "map_index": send.map_index,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.engine.begin() as conn:
+                inserted = conn.execute(self._insert_if_absent(values)).first() is not None
+        except IntegrityError:
+            inserted = False
+        if inserted:
+            return Claim(claimed=True, token=token)
+
+        existing = self.get(send.dedupe_key)
+        if existing is None:  # deleted under us: try once more from the start
+            return self.claim(send, take_over=take_over)
+        if not (existing.may_send_again or existing.state in take_over):
+            return Claim(claimed=False, entry=existing)
+        retake = (
+            update(sends)
+            .where(sends.c.dedupe_key == send.dedupe_key)
+            .where(sends.c.state == existing.state)
+            .where(sends.c.attempts == existing.attempts)
+            .values(
+                state=PENDING,
+                claim_token=token,
+                attempts=sends.c.attempts + 1,
+                retryable=False,
+                error=None,
+                account=send.account,
+                dag_id=send.dag_id,
+                task_id=send.task_id,
+                run_id=send.run_id,
+                map_index=send.map_index,
+                updated_at=now,
+            )
+        )
+        with self.engine.begin() as conn:
+            if conn.execute(retake).rowcount == 1:
+                return Claim(claimed=True, token=token)
+        return Claim(claimed=False, entry=self.get(send.dedupe_key))
+
+    def mark_sent(self, dedupe_key: str, token: str, response: dict[str, Any]) -> None:
+        urn = response.get("recipientProfileUrn")
+        self._finish(
+            dedupe_key,
+            token,
+            state=SENT,
+            recipient_urn=str(urn) if urn else None,
+            response=json.dumps(response, default=str),
+        )
+
+    def mark_failed(self, dedupe_key: str, token: str, reason: str, *, retryable: bool) -> None:
+        """Record a failure; ``retryable`` only when it proves nothing was delivered."""
+        self._finish(dedupe_key, token, state=FAILED, error=reason[:_MAX_ERROR], retryable=retryable)
+
+    def mark_unknown(self, dedupe_key: str, token: str, reason: str) -> None:
+        self._finish(dedupe_key, token, state=UNKNOWN, error=reason[:_MAX_ERROR])
+
+    def resolve(self, dedupe_key: str, state: str, note: str = "") -> bool:
+        """Settle a ``pending`` or ``unknown`` row by hand after checking LinkedIn:
+        ``sent`` (it was delivered) or ``failed`` (it was not; a new attempt may send)."""
+        from sqlalchemy import update
+
+        from airflow_provider_connectsafely.ledger.schema import sends
+
+        if state not in (SENT, FAILED):
+            raise ValueError("resolve a send as 'sent' or 'failed'")
+        self.ensure_schema()
+        query = (
+            update(sends)
+            .where(sends.c.dedupe_key == dedupe_key)
+            .where(sends.c.state.in_((PENDING, UNKNOWN)))
+            .values(
+                state=state,
+                retryable=state == FAILED,
+                error=f"resolved by hand: {note}" if note else "resolved by hand",
+                updated_at=_now(),
+            )
+        )
+        with self.engine.begin() as conn:
+            return bool(conn.execute(query).rowcount)
+
+    def _finish(self, dedupe_key: str, token: str, **values: Any) -> None:
+        from sqlalchemy import update
+
+        from airflow_provider_connectsafely.ledger.schema import sends
+
+        query = (
+            update(sends)
+            .where(sends.c.dedupe_key == dedupe_key)
+            .where(sends.c.claim_token == token)
+            .values(updated_at=_now(), **values)
+        )
+        with self.engine.begin() as conn:
+            if conn.execute(query).rowcount != 1:
+                raise LookupError(f"ledger row {dedupe_key!r} is no longer held by this claim")
+
+    def _insert_if_absent(self, values: dict[str, Any]) -> Any:
+        from airflow_provider_connectsafely.ledger.schema import sends
+
+        dialect = self.engine.dialect.name
+        query: Any
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            query = pg_insert(sends).values(**values).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            query = sqlite_insert(sends).values(**values).on_conflict_do_nothing()
+        else:
+            from sqlalchemy import insert
+
+            query = insert(sends).values(**values)  # other databases: IntegrityError on conflict
+        # RETURNING says whether this insert won (rowcount is -1 with some drivers).
+        return query.returning(sends.c.dedupe_key)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _entry(row: Any) -> LedgerEntry:
+    response = row["response"]
+    return LedgerEntry(
+        dedupe_key=row["dedupe_key"],
+        state=row["state"],
+        account=row["account"],
+        recipient=row["recipient"],
+        attempts=row["attempts"],
+        retryable=bool(row["retryable"]),
+        error=row["error"],
+        recipient_urn=row["recipient_urn"],
+        response=json.loads(response) if response else None,
+        dag_id=row["dag_id"],
+        task_id=row["task_id"],
+        run_id=row["run_id"],
+        map_index=row["map_index"],
+        created_at=_utc(row["created_at"]),
+        updated_at=_utc(row["updated_at"]),
+    )

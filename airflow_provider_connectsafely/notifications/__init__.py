@@ -1,0 +1,1 @@
+"""Notifiers: send a LinkedIn message from a DAG or task callback."""

@@ -1,0 +1,170 @@
+"""What the send operators share: the hook, the ledger, the daily cap and deferral.
+
+Only Airflow's task SDK is imported at module level: DAG files import this on every parse.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_connectsafely.delivery import GuardedSender, WaitRequired
+    from airflow_provider_connectsafely.errors import ConnectSafelyError
+    from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+    from airflow_provider_connectsafely.models import MessageLimits, MessageRequest
+
+ON_LIMIT = ("defer", "skip", "fail")
+DEFAULT_MAX_DEFER = timedelta(hours=25)
+
+
+class ConnectSafelyBaseOperator(BaseOperator):
+    """Base of the send operators: the hook, the send ledger, the daily cap and deferral.
+
+    Not used directly; see :class:`SendLinkedInMessageOperator` and
+    :class:`SendLinkedInMessageBatchOperator` for the parameters.
+    """
+
+    def __init__(
+        self,
+        *,
+        message_type: str = "normal",
+        account_id: str | None = None,
+        connectsafely_conn_id: str = "connectsafely_default",
+        ledger_conn_id: str | None = None,
+        use_ledger: bool = True,
+        on_unknown: str = "fail",
+        daily_limit: int | None = None,
+        max_defer: timedelta | float = DEFAULT_MAX_DEFER,
+        on_limit: str = "defer",
+        message_limits: MessageLimits | dict[str, int] | None = None,
+        max_rate_limit_wait: float = 60.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.message_type = message_type
+        self.account_id = account_id
+        self.connectsafely_conn_id = connectsafely_conn_id
+        self.ledger_conn_id = ledger_conn_id
+        self.use_ledger = use_ledger
+        self.on_unknown = on_unknown
+        self.daily_limit = daily_limit
+        self.max_defer = max_defer if isinstance(max_defer, timedelta) else timedelta(seconds=max_defer)
+        if on_limit not in ON_LIMIT:
+            raise ValueError(f"on_limit must be one of {ON_LIMIT}, got {on_limit!r}")
+        self.on_limit = on_limit
+        self.message_limits = message_limits
+        self.max_rate_limit_wait = max_rate_limit_wait
+
+    @cached_property
+    def hook(self) -> ConnectSafelyHook:
+        """The hook, built on first use (after templates rendered the connection id)."""
+        from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
+
+        return ConnectSafelyHook(
+            self.connectsafely_conn_id,
+            max_rate_limit_wait=self.max_rate_limit_wait,
+            message_limits=self.message_limits,
+        )
+
+    def _ledger(self) -> SendLedger | None:
+        if not self.use_ledger:
+            self.log.info("Send ledger is off (use_ledger=False): no dedupe and no daily cap")
+            return None
+        from airflow_provider_connectsafely.ledger.connection import open_ledger
+
+        conn_id = self.ledger_conn_id or self.hook.settings.ledger_conn_id
+        ledger = open_ledger(conn_id, self.log)
+        self.log.info("Send ledger: %s", ledger.describe())
+        return ledger
+
+    def _sender(self, ledger: SendLedger | None) -> GuardedSender:
+        from airflow_provider_connectsafely.caps import DEFAULT_DAILY_LIMIT
+        from airflow_provider_connectsafely.delivery import GuardedSender
+
+        limit = self.daily_limit
+        if limit is None:
+            limit = self.hook.settings.daily_limit
+        if limit is None:
+            limit = DEFAULT_DAILY_LIMIT
+        return GuardedSender(self.hook.send_request, ledger, daily_limit=limit, on_unknown=self.on_unknown)
+
+    def _pause(self, wait: WaitRequired, deferred_since: str | None) -> None:
+        """Defer until ``wait.reset_at`` (worker slot released), or skip or fail."""
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        from airflow_provider_connectsafely.compat import AirflowException, AirflowSkipException
+
+        now = datetime.now(timezone.utc)
+        since = datetime.fromisoformat(deferred_since) if deferred_since else now
+        resume_at = wait.reset_at + timedelta(seconds=1)
+        if self.on_limit == "skip":
+            raise AirflowSkipException(f"{wait.reason}; skipped (on_limit='skip')")
+        if self.on_limit == "fail":
+            raise AirflowException(f"{wait.reason}; resets at {wait.reset_at.isoformat()}")
+        if resume_at > since + self.max_defer:
+            raise AirflowException(
+                f"{wait.reason}. The reset at {wait.reset_at.isoformat()} is beyond max_defer "
+                f"({self.max_defer}) from {since.isoformat(timespec='seconds')}; giving up"
+            )
+        self.log.warning("%s. Deferring until %s", wait.reason, resume_at.isoformat())
+        self.defer(
+            trigger=DateTimeTrigger(moment=resume_at),
+            method_name="execute_complete",
+            kwargs={"deferred_since": since.isoformat()},
+        )
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render as Airflow does; a template that cannot render (an undefined variable, a
+        missing template file) fails the task without retries: a retry renders the same."""
+        import jinja2
+
+        from airflow_provider_connectsafely.compat import AirflowFailException
+
+        try:
+            super().render_template_fields(context, jinja_env)
+        except jinja2.TemplateError as exc:
+            raise AirflowFailException(
+                f"Template rendering failed for task {self.task_id!r}: {type(exc).__name__}: {exc}. "
+                "Fix: define the variable (params, XCom, Variable) or give a default, e.g. "
+                "{{ params.name | default('there') }}"
+            ) from exc
+
+    def execute(self, context: Context) -> Any:
+        return self._run(context, None)
+
+    def execute_complete(self, context: Context, event: Any = None, deferred_since: str | None = None) -> Any:
+        """Resume after a deferral: the ledger knows what was already sent."""
+        return self._run(context, deferred_since)
+
+    def _run(self, context: Context, deferred_since: str | None) -> Any:
+        raise NotImplementedError
+
+
+def run_ids(context: Context) -> tuple[str, str, str, int] | None:
+    """(dag_id, task_id, run_id, map_index) of the running task, or None outside a run."""
+    ti = context.get("ti") if context else None
+    if ti is None or not getattr(ti, "run_id", None):
+        return None
+    map_index = getattr(ti, "map_index", -1)
+    return ti.dag_id, ti.task_id, ti.run_id, -1 if map_index is None else int(map_index)
+
+
+def recipient_identity(request: MessageRequest) -> str:
+    """The recipient as it keys the ledger: profile IDs are case-insensitive on LinkedIn."""
+    return (request.recipient_profile_id or "").lower() or request.recipient_profile_urn or ""
+
+
+def to_airflow_error(exc: ConnectSafelyError) -> Exception:
+    """The Airflow exception for a provider error: retryable ones let Airflow retry the
+    task; the rest (bad input, auth, unknown delivery...) fail it without retries."""
+    from airflow_provider_connectsafely.compat import AirflowException, AirflowFailException
+
+    kind = AirflowException if exc.retryable else AirflowFailException
+    return kind(f"{type(exc).__name__}: {exc.message}")

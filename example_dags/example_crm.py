@@ -1,0 +1,22 @@
+"""The example "CRM": a SQLite file under AIRFLOW_HOME (shared by the two CRM example DAGs)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+
+def crm_path() -> Path:
+    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return Path(home) / "example_crm.sqlite"
+
+
+def connect() -> sqlite3.Connection:
+    db = sqlite3.connect(crm_path())
+    db.row_factory = sqlite3.Row
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS contacts (contact_id INTEGER PRIMARY KEY, first_name TEXT, "
+        "last_name TEXT, company TEXT, linkedin_url TEXT, contacted_at TEXT, outreach_status TEXT)"
+    )
+    return db

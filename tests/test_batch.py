@@ -1,0 +1,259 @@
+"""The batch operator and the send ledger through real Airflow runs (``dag.test()``)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+from conftest import connection_json, load_dag, task_results
+
+from airflow_provider_connectsafely import caps
+from airflow_provider_connectsafely.operators.messaging import (
+    SendLinkedInMessageBatchOperator,
+    SendLinkedInMessageOperator,
+)
+
+
+def fake_context(run_id: str = "manual__1", task_id: str = "t", try_number: int = 1) -> dict:
+    ti = SimpleNamespace(dag_id="d", task_id=task_id, run_id=run_id, map_index=-1, try_number=try_number)
+    ti.xcom_push = lambda key, value: setattr(ti, f"xcom_{key}", value)
+    return {"ti": ti, "run_id": run_id}
+
+
+def test_batch_sends_personalised_messages_and_records_every_outcome(connection, airflow_db):
+    run = load_dag("connectsafely_test_batch").test()
+    results = task_results(run)
+    assert results[("preview", -1)][0] == "success"
+    assert results[("send", -1)][0] == "success"
+
+    preview = results[("preview", -1)][1]
+    assert preview["summary"]["would_send"] == 4 and preview["summary"]["failed"] == 1
+    assert preview["summary"]["dry_run"] is True
+
+    result = results[("send", -1)][1]
+    statuses = {o["recipient"]: o["status"] for o in result["outcomes"]}
+    assert statuses == {
+        "ann-lee": "sent",
+        "urn:li:fsd_profile:ACoAABob": "sent",
+        "cy-young": "sent",
+        "dee": "failed",  # both recipient fields: invalid
+        "unknown-zed": "failed",  # 404 from the API
+    }
+    assert result["summary"] == {
+        "total": 5,
+        "dry_run": False,
+        "sent": 3,
+        "skipped": 0,
+        "failed": 2,
+        "unknown": 0,
+        "not_attempted": 0,
+        "would_send": 0,
+    }
+    by_recipient = {m["recipientProfileId"] or m["recipientProfileUrn"]: m for m in connection.messages()}
+    assert by_recipient["ann-lee"]["message"] == "Hi Ann, news from connectsafely_test_batch."
+    assert set(by_recipient) == {"ann-lee", "urn:li:fsd_profile:ACoAABob", "cy-young"}
+
+    # A second run of the same campaign sends nothing new.
+    connection.reset()
+    again = task_results(load_dag("connectsafely_test_batch").test())[("send", -1)][1]
+    assert again["summary"]["skipped"] == 3 and again["summary"]["sent"] == 0
+    assert connection.messages() == []
+    assert [r["body"]["recipientProfileId"] for r in connection.requests()] == ["unknown-zed"]
+
+
+def test_retry_of_a_sent_task_does_not_resend(connection, airflow_db):
+    run = load_dag("connectsafely_test_retry").test()
+    state, answer = task_results(run)[("send", -1)]
+    assert state == "success"
+    assert answer["success"] is True
+    assert [m["recipientProfileId"] for m in connection.messages()] == ["retry-rita"]
+
+
+def test_rerun_of_the_same_run_returns_the_recorded_answer(connection):
+    op = SendLinkedInMessageOperator(task_id="t", recipient_profile_id="rerun-rob", message="hi")
+    first = op.execute(fake_context("scheduled__rerun"))
+    again = SendLinkedInMessageOperator(task_id="t", recipient_profile_id="rerun-rob", message="hi")
+    assert again.execute(fake_context("scheduled__rerun")) == first
+    assert len(connection.messages()) == 1
+    # The next scheduled run sends again: the default key includes the run id.
+    SendLinkedInMessageOperator(task_id="t", recipient_profile_id="rerun-rob", message="hi").execute(
+        fake_context("scheduled__next")
+    )
+    assert len(connection.messages()) == 2
+
+
+def test_a_user_dedupe_key_holds_across_runs(connection):
+    for run_id in ("r1", "r2", "r3"):
+        SendLinkedInMessageOperator(
+            task_id="t", recipient_profile_id="key-kim", message="welcome", dedupe_key="welcome-kim"
+        ).execute(fake_context(run_id))
+    assert len(connection.messages()) == 1
+
+
+def test_unknown_outcome_fails_the_next_try_with_a_way_out(connection):
+    connection.inject("error", status=502, shape="html", deliver=True)
+    with pytest.raises(AirflowFailException, match="may or may not have been delivered"):
+        SendLinkedInMessageOperator(task_id="t", recipient_profile_id="ulla", message="hi").execute(
+            fake_context("u1")
+        )
+    with pytest.raises(AirflowFailException, match="on_unknown='resend'"):
+        SendLinkedInMessageOperator(task_id="t", recipient_profile_id="ulla", message="hi").execute(
+            fake_context("u1")
+        )
+    assert len(connection.requests()) == 1
+    SendLinkedInMessageOperator(
+        task_id="t", recipient_profile_id="ulla", message="hi", on_unknown="resend"
+    ).execute(fake_context("u1"))
+    assert len(connection.requests()) == 2
+
+
+def test_ledger_off_switch(connection):
+    for _ in range(2):
+        SendLinkedInMessageOperator(
+            task_id="t", recipient_profile_id="nolan", message="hi", use_ledger=False
+        ).execute(fake_context("same"))
+    assert len(connection.messages()) == 2
+
+
+def test_cap_reached_defers_until_the_reset(connection):
+    op = SendLinkedInMessageOperator(
+        task_id="t", recipient_profile_id="capped", message="hi", daily_limit=1, dedupe_key="cap-1"
+    )
+    op.execute(fake_context("c1"))
+    second = SendLinkedInMessageOperator(
+        task_id="t", recipient_profile_id="capped2", message="hi", daily_limit=1, dedupe_key="cap-2"
+    )
+    with pytest.raises(TaskDeferred) as info:
+        second.execute(fake_context("c1"))
+    tomorrow = caps.window(datetime.now(timezone.utc))[1]
+    assert info.value.trigger.moment >= tomorrow
+    assert info.value.method_name == "execute_complete"
+    skip = SendLinkedInMessageOperator(
+        task_id="t", recipient_profile_id="capped3", message="hi", daily_limit=1, on_limit="skip"
+    )
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException, match="Daily limit of 1"):
+        skip.execute(fake_context("c1"))
+    short = SendLinkedInMessageOperator(
+        task_id="t", recipient_profile_id="capped4", message="hi", daily_limit=1, max_defer=60
+    )
+    with pytest.raises(AirflowException, match="beyond max_defer"):
+        short.execute(fake_context("c1"))
+    assert len(connection.messages()) == 1
+
+
+def test_deferral_and_resume_in_a_real_run(connection, airflow_db, monkeypatch, emulator):
+    second_account = emulator.state.accounts[1].id
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CONNECTSAFELY_DEFAULT", connection_json(emulator.url, account_id=second_account)
+    )
+
+    def short_window(now: datetime) -> tuple[datetime, datetime]:
+        start = now.replace(microsecond=0) - timedelta(seconds=now.second % 3)
+        return start, start + timedelta(seconds=3)
+
+    monkeypatch.setattr(caps, "window", short_window)
+    emulator.inject("rate_limit_hold_until", seconds=2, match={"recipientProfileId": "slow-sam"})
+    run = load_dag("connectsafely_test_defer").test()
+    results = task_results(run)
+    assert results[("capped_batch", -1)][0] == "success"
+    assert results[("rate_limited", -1)][0] == "success"
+    batch = results[("capped_batch", -1)][1]
+    assert Counter(o["status"] for o in batch["outcomes"]) == {"sent": 3}
+    sends = [m for m in emulator.messages() if m["recipientProfileId"].startswith("cap-")]
+    assert len(sends) == 3
+    gap = datetime.fromisoformat(sends[2]["at"]) - datetime.fromisoformat(sends[1]["at"])
+    assert gap >= timedelta(seconds=0.5)  # the third waited for the next window
+    statuses = [r["status"] for r in emulator.requests() if r["body"].get("recipientProfileId") == "slow-sam"]
+    assert statuses == [429, 200]
+
+
+def test_dry_run_sends_nothing_and_validates_everything(connection):
+    op = SendLinkedInMessageBatchOperator(
+        task_id="dry",
+        recipients=[{"recipient_profile_id": "a", "n": 1}, {"recipient_profile_id": ""}, "b"],
+        message="Item {{ recipient.n | default('?') }}",
+        dry_run=True,
+        max_failures=1,
+    )
+    result = op.execute(fake_context("dry"))
+    assert [o["status"] for o in result["outcomes"]] == ["would_send", "failed", "would_send"]
+    assert result["outcomes"][0]["message"] == "Item 1"
+    assert "recipient_profile_id" in result["outcomes"][1]["reason"]
+    assert connection.requests() == []
+
+
+def test_too_many_failures_fail_the_task_after_recording_everything(connection):
+    op = SendLinkedInMessageBatchOperator(
+        task_id="fails",
+        recipients=[{"recipient_profile_id": "unknown-1"}, {"recipient_profile_id": "fine-1"}],
+        message="hi",
+        campaign="fails",
+    )
+    context = fake_context("f1")
+    with pytest.raises(AirflowFailException, match="more than max_failures=0"):
+        op.execute(context)
+    recorded = context["ti"].xcom_outcomes
+    assert [o["status"] for o in recorded["outcomes"]] == ["failed", "sent"]
+
+
+def test_bad_api_key_stops_the_batch_at_once(emulator, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_CONNECTSAFELY_DEFAULT", connection_json(emulator.url, key="wrong-key-1"))
+    op = SendLinkedInMessageBatchOperator(
+        task_id="stop",
+        recipients=[{"recipient_profile_id": f"p{n}"} for n in range(5)],
+        message="hi",
+        campaign="stop",
+    )
+    context = fake_context("s1")
+    with pytest.raises(AirflowFailException, match="stopped at once"):
+        op.execute(context)
+    assert len(emulator.requests()) == 1
+    statuses = [o["status"] for o in context["ti"].xcom_outcomes["outcomes"]]
+    assert statuses == ["failed"] + ["not_attempted"] * 4
+
+
+def test_pacing_spaces_the_sends(connection):
+    op = SendLinkedInMessageBatchOperator(
+        task_id="paced",
+        recipients=["p1", "p2", "p3"],
+        message="hi",
+        campaign="paced",
+        min_interval=0.3,
+        jitter=0.0,
+    )
+    op.execute(fake_context("p"))
+    times = [datetime.fromisoformat(m["at"]) for m in connection.messages()]
+    assert all(b - a >= timedelta(seconds=0.25) for a, b in itertools.pairwise(times))
+
+
+def test_recipients_from_sql(connection, tmp_path, monkeypatch):
+    import sqlite3
+
+    db = tmp_path / "crm.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE people (recipient_profile_id TEXT, first_name TEXT)")
+        conn.executemany("INSERT INTO people VALUES (?, ?)", [("sql-sue", "Sue"), ("sql-sid", "Sid")])
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_DB", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+    op = SendLinkedInMessageBatchOperator(
+        task_id="sql",
+        recipients_sql="SELECT recipient_profile_id, first_name FROM people ORDER BY first_name",
+        recipients_conn_id="crm_db",
+        message="Hi {{ recipient.first_name }}",
+        campaign="sql",
+    )
+    result = op.execute(fake_context("sql"))
+    assert [o["recipient"] for o in result["outcomes"]] == ["sql-sid", "sql-sue"]
+    assert [m["message"] for m in connection.messages()] == ["Hi Sid", "Hi Sue"]
+
+
+def test_recipients_must_be_a_list(connection):
+    op = SendLinkedInMessageBatchOperator(task_id="bad", recipients={"a": 1}, message="hi")
+    with pytest.raises(AirflowFailException, match="Invalid `recipients`"):
+        op.execute(fake_context("bad"))

@@ -1,0 +1,199 @@
+"""The send ledger on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_provider_connectsafely.ledger import FAILED, PENDING, SENT, UNKNOWN, NewSend
+from airflow_provider_connectsafely.ledger.store import SendLedger
+
+
+def new(key: str = "k1", account: str = "acct", recipient: str = "bob") -> NewSend:
+    return NewSend(key, account, recipient, dag_id="d", task_id="t", run_id="r", map_index=-1)
+
+
+def test_first_claim_wins_and_the_second_sees_the_row(ledger):
+    first = ledger.claim(new())
+    assert first.claimed and first.token
+    second = ledger.claim(new())
+    assert not second.claimed
+    assert second.entry.state == PENDING
+    assert (second.entry.dag_id, second.entry.run_id) == ("d", "r")
+
+
+def test_sent_rows_keep_the_answer(ledger):
+    claim = ledger.claim(new())
+    ledger.mark_sent("k1", claim.token, {"success": True, "recipientProfileUrn": "urn:li:fsd_profile:B"})
+    entry = ledger.get("k1")
+    assert entry.state == SENT
+    assert entry.recipient_urn == "urn:li:fsd_profile:B"
+    assert entry.response == {"success": True, "recipientProfileUrn": "urn:li:fsd_profile:B"}
+    assert not ledger.claim(new()).claimed
+
+
+def test_a_failure_that_proves_nothing_was_sent_may_be_claimed_again(ledger):
+    claim = ledger.claim(new())
+    ledger.mark_failed("k1", claim.token, "AuthenticationError: bad key", retryable=True)
+    entry = ledger.get("k1")
+    assert entry.state == FAILED and entry.error.startswith("AuthenticationError")
+    again = ledger.claim(new())
+    assert again.claimed
+    assert ledger.get("k1").attempts == 2
+
+
+def test_unknown_is_never_claimed_again_unless_taken_over(ledger):
+    claim = ledger.claim(new())
+    ledger.mark_unknown("k1", claim.token, "read timeout")
+    refused = ledger.claim(new())
+    assert not refused.claimed and refused.entry.state == UNKNOWN
+    assert ledger.claim(new(), take_over=(UNKNOWN,)).claimed
+
+
+def test_only_the_claim_holder_may_record(ledger):
+    claim = ledger.claim(new())
+    with pytest.raises(LookupError):
+        ledger.mark_sent("k1", "not-the-token", {})
+    ledger.mark_failed("k1", claim.token, "x", retryable=True)
+    ledger.claim(new())  # a new holder
+    with pytest.raises(LookupError):
+        ledger.mark_sent("k1", claim.token, {})
+
+
+def test_count_since_counts_what_may_have_been_delivered(ledger):
+    for key, outcome in [("a", SENT), ("b", UNKNOWN), ("c", FAILED), ("d", PENDING)]:
+        claim = ledger.claim(new(key))
+        if outcome == SENT:
+            ledger.mark_sent(key, claim.token, {})
+        elif outcome == UNKNOWN:
+            ledger.mark_unknown(key, claim.token, "?")
+        elif outcome == FAILED:
+            ledger.mark_failed(key, claim.token, "no", retryable=True)
+    ledger.mark_sent("e", ledger.claim(new("e", account="other")).token, {})
+    start = datetime.now(timezone.utc) - timedelta(minutes=1)
+    assert ledger.count_since("acct", start) == 3
+    assert ledger.count_since("other", start) == 1
+    assert ledger.count_since("acct", datetime.now(timezone.utc) + timedelta(minutes=1)) == 0
+
+
+def test_get_many_reads_in_bulk(ledger):
+    keys = [f"key-{n}" for n in range(2100)]
+    for key in keys[::3]:
+        ledger.claim(new(key))
+    found = ledger.get_many(keys)
+    assert set(found) == set(keys[::3])
+
+
+def test_resolve_settles_unknown_by_hand(ledger):
+    claim = ledger.claim(new())
+    ledger.mark_unknown("k1", claim.token, "timeout")
+    assert ledger.resolve("k1", SENT, "seen in LinkedIn")
+    assert ledger.get("k1").state == SENT
+    assert not ledger.resolve("k1", FAILED)  # only pending/unknown rows
+    with pytest.raises(ValueError):
+        ledger.resolve("k1", UNKNOWN)
+
+
+def test_parallel_claims_have_exactly_one_winner(ledger):
+    winners: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        barrier.wait()
+        claim = ledger.claim(new("contested"))
+        if claim.claimed:
+            winners.append(claim.token)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+
+
+def test_schema_is_created_on_first_use_by_racing_ledgers(tmp_path):
+    path = tmp_path / "race.sqlite"
+    ledgers = [SendLedger.sqlite(path) for _ in range(4)]
+    threads = [threading.Thread(target=store.ensure_schema) for store in ledgers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ledgers[0].claim(new()).claimed
+    assert "race.sqlite" in ledgers[0].describe()
+
+
+def test_postgres_url_hides_the_password(postgres_url):
+    store = SendLedger.from_url(postgres_url)
+    assert "connectsafely-tests" not in store.describe()
+    assert "connectsafely-tests" not in repr(store)
+
+
+class TestAirflowBridge:
+    def test_default_ledger_is_a_sqlite_file_under_airflow_home(self, tmp_path, monkeypatch):
+        from airflow_provider_connectsafely.ledger import connection
+
+        monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+        monkeypatch.setattr(connection, "_OPEN", {})
+        monkeypatch.undo()  # drop the per-test default path from conftest ...
+        monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))  # ... and keep this test's home
+        monkeypatch.setattr(connection, "_OPEN", {})
+        store = connection.open_ledger(None, _Log())
+        assert store.describe() == f"sqlite:///{tmp_path / 'connectsafely_ledger.sqlite'}"
+        assert connection.open_ledger(None, _Log()) is store
+
+    def test_warns_when_sqlite_meets_a_distributed_executor(self, tmp_path, monkeypatch):
+        from airflow_provider_connectsafely.ledger import connection
+
+        monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+        monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+        monkeypatch.setattr(connection, "_OPEN", {})
+        log = _Log()
+        connection.open_ledger(None, log)
+        assert any("several machines" in line for line in log.warnings)
+        monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+        monkeypatch.setattr(connection, "_OPEN", {})
+        quiet = _Log()
+        connection.open_ledger(None, quiet)
+        assert quiet.warnings == []
+
+    def test_ledger_from_a_postgres_connection(self, postgres_server, postgres_url, monkeypatch):
+        from sqlalchemy.engine import make_url
+
+        from airflow_provider_connectsafely.ledger import connection
+
+        url = make_url(postgres_url)
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_LEDGER_PG",
+            f"postgres://{url.username}:{url.password}@{url.host}:{url.port}/{url.database}",
+        )
+        monkeypatch.setattr(connection, "_OPEN", {})
+        store = connection.open_ledger("ledger_pg", _Log())
+        assert store.engine.dialect.name == "postgresql"
+        assert store.claim(new()).claimed
+
+    def test_ledger_from_an_explicit_sqlalchemy_url_extra(self, tmp_path, monkeypatch):
+        import json
+
+        from airflow_provider_connectsafely.ledger import connection
+
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_LEDGER_X",
+            json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": f"sqlite:///{tmp_path}/x.db"}}),
+        )
+        monkeypatch.setattr(connection, "_OPEN", {})
+        assert connection.open_ledger("ledger_x", _Log()).describe().endswith("x.db")
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warning(self, message: str, *args: object) -> None:
+        self.warnings.append(message % args)
+
+    def info(self, *args: object) -> None:
+        pass
