@@ -28,8 +28,8 @@ $(STAMP): pyproject.toml setup.cfg
 install: $(STAMP)
 
 lint: install
-	$(BIN)/ruff check airflow_provider_connectsafely tests example_dags
-	$(BIN)/ruff format --check airflow_provider_connectsafely tests example_dags
+	$(BIN)/ruff check airflow_provider_connectsafely tests example_dags benchmarks
+	$(BIN)/ruff format --check airflow_provider_connectsafely tests example_dags benchmarks
 
 typecheck: install
 	$(BIN)/mypy
@@ -99,7 +99,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	touch $@
 
 .PHONY: bench
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) postgres-deps
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:

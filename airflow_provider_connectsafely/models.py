@@ -17,6 +17,15 @@ from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 SEND_PATH = "/linkedin/messaging/send"
 SEND_WITH_TYPING_PATH = "/linkedin/messaging/send-with-typing"
 MESSAGE_TYPES = ("normal", "inmail")
+#: The send parameters shared by the operator, the notifier and the hook, by their Python names.
+MESSAGE_FIELDS = (
+    "message",
+    "recipient_profile_id",
+    "recipient_profile_urn",
+    "subject",
+    "message_type",
+    "account_id",
+)
 
 # Used with fullmatch: ``$`` would also match before a trailing newline.
 _URN = re.compile(r"urn:li:[A-Za-z_]+:[^\s\x00-\x1f\x7f]+")

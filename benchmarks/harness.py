@@ -13,16 +13,20 @@ import json
 import os
 import platform
 import shutil
+import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -140,6 +144,9 @@ def machine_info() -> dict[str, str]:
         "apache-airflow-providers-http": _version("apache-airflow-providers-http"),
         "apache-airflow-providers-slack": _version("apache-airflow-providers-slack"),
         "requests": _version("requests"),
+        "SQLAlchemy": _version("sqlalchemy"),
+        "psycopg": _version("psycopg"),
+        "SQLite (Python's sqlite3)": sqlite3.sqlite_version,
         "airflow-provider-connectsafely": _version("airflow-provider-connectsafely"),
         "Load average at start (1/5/15 min)": load_average(),
         "Date (UTC)": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
@@ -170,14 +177,12 @@ def child_env(home: str, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def loopback_server(timeout: float = 20.0) -> Iterator[str]:
-    """Start ``benchmarks.loopback_server`` in its own process; yield its URL.
-
-    A separate process, so the server never competes with the measured client for the GIL.
-    It stops when this context exits, or when our process dies (it watches its stdin).
-    """
+def _server_process(args: list[str], what: str, timeout: float = 20.0) -> Iterator[str]:
+    """Start ``python <args>`` which prints ``... listening on URL`` and serves until its stdin
+    closes; yield the URL. A separate process, so the server never competes with the measured
+    client for the GIL; it stops when this context exits, or when our process dies."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.loopback_server", "--exit-with-stdin"],
+        [sys.executable, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -190,7 +195,7 @@ def loopback_server(timeout: float = 20.0) -> Iterator[str]:
     reader.join(timeout)
     try:
         if not line or "listening on" not in line[0]:
-            raise RuntimeError(f"loopback server did not start: {line!r}")
+            raise RuntimeError(f"{what} did not start: {line!r}")
         yield line[0].split()[-1]
     finally:
         if proc.stdin:
@@ -201,6 +206,144 @@ def loopback_server(timeout: float = 20.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+def loopback_server(timeout: float = 20.0) -> contextlib.AbstractContextManager[str]:
+    """Start ``benchmarks.loopback_server`` in its own process; yield its URL."""
+    return _server_process(
+        ["-m", "benchmarks.loopback_server", "--exit-with-stdin"], "loopback server", timeout
+    )
+
+
+# The package's emulator (validation, recording, quotas), in its own process until stdin closes.
+_EMULATOR = """
+import sys
+from airflow_provider_connectsafely.emulator import EmulatorServer
+with EmulatorServer(api_key=sys.argv[1], daily_limit=int(sys.argv[2])) as server:
+    print(f"ConnectSafely emulator listening on {server.url}", flush=True)
+    sys.stdin.read()
+"""
+
+
+def emulator_server(api_key: str, daily_limit: int = 10**9) -> contextlib.AbstractContextManager[str]:
+    """Start the ConnectSafely emulator in its own process; yield its URL (``http://127.0.0.1:PORT``)."""
+    return _server_process(["-c", _EMULATOR, api_key, str(daily_limit)], "emulator")
+
+
+def emulator_call(url: str, method: str, path: str) -> Any:
+    """Call one of the emulator's ``/_emulator/*`` admin endpoints (stdlib only); its JSON answer."""
+    request = urllib.request.Request(url + path, method=method)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read() or b"null")
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+
+def _postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (Debian: /usr/lib/postgresql/<version>/bin)."""
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if candidates:
+        return candidates[-1].parent
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Postgres:
+    """A running throw-away PostgreSQL: ``url`` (SQLAlchemy, psycopg 3), or why there is none."""
+
+    url: str | None
+    version: str = ""
+    why_not: str = ""
+
+
+@contextlib.contextmanager
+def private_postgres() -> Iterator[Postgres]:
+    """A private, throw-away PostgreSQL server for one benchmark: its own data folder under
+    /tmp, its own port on 127.0.0.1, password auth, deleted afterwards.
+
+    Debian's shared cluster is left alone (test sessions start and stop it, and others may
+    be using it). Runs the server as ``postgres`` when we are root (PostgreSQL refuses root).
+    ``fsync`` is off: the data is synthetic and thrown away, and lookups do not write.
+    """
+    bindir = _postgres_bin()
+    if bindir is None:
+        yield Postgres(None, why_not="PostgreSQL is not installed (`make postgres-deps` installs it)")
+        return
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        yield Postgres(None, why_not="psycopg is not installed (extra `test`)")
+        return
+    as_user: list[str] = []
+    base = Path(tempfile.mkdtemp(prefix="connectsafely-bench-pg-"))
+    owner: tuple[int, int] | None = None
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            entry = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(base, ignore_errors=True)
+            yield Postgres(None, why_not="running as root and there is no `postgres` user to run the server")
+            return
+        owner = (entry.pw_uid, entry.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    password = "bench-" + os.urandom(8).hex()
+    data, pwfile, port = base / "data", base / "pw", _free_port()
+    pwfile.write_text(password + "\n")
+    if owner:
+        for path in (base, pwfile):
+            os.chown(path, *owner)
+    started = False
+    try:
+        initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8"]
+        initdb += ["--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-sync"]
+        _quiet([*as_user, *initdb])
+        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(data / "server.log")
+        _quiet([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "start"])
+        started = True
+        version = (data / "PG_VERSION").read_text().strip()
+        yield Postgres(f"postgresql+psycopg://postgres:{password}@127.0.0.1:{port}/postgres", version)
+    except (OSError, subprocess.SubprocessError) as exc:
+        if started:
+            raise
+        yield Postgres(None, why_not=f"could not start a private PostgreSQL: {exc}")
+    finally:
+        if started:
+            _quiet(
+                [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], check=False
+            )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _quiet(command: list[str], check: bool = True) -> None:
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, check=check, timeout=120)
+
+
+# --- memory ----------------------------------------------------------------------------------
+
+
+def proc_status_mib(*fields: str) -> dict[str, float]:
+    """``VmRSS``, ``VmHWM`` (peak RSS) ... of this process from /proc/self/status, in MiB."""
+    values: dict[str, float] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in fields:
+                values[key] = int(rest.split()[0]) / 1024
+    return values
 
 
 def run_child_json(args: list[str], env: dict[str, str], timeout: float) -> dict:

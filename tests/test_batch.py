@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 from conftest import connection_json, load_dag, task_results
 
 from airflow_provider_connectsafely import caps
+from airflow_provider_connectsafely.compat import AirflowException, AirflowFailException, TaskDeferred
 from airflow_provider_connectsafely.operators.messaging import (
     SendLinkedInMessageBatchOperator,
     SendLinkedInMessageOperator,
@@ -136,7 +136,7 @@ def test_cap_reached_defers_until_the_reset(connection):
     skip = SendLinkedInMessageOperator(
         task_id="t", recipient_profile_id="capped3", message="hi", daily_limit=1, on_limit="skip"
     )
-    from airflow.sdk.exceptions import AirflowSkipException
+    from airflow_provider_connectsafely.compat import AirflowSkipException
 
     with pytest.raises(AirflowSkipException, match="Daily limit of 1"):
         skip.execute(fake_context("c1"))
@@ -257,3 +257,9 @@ def test_recipients_must_be_a_list(connection):
     op = SendLinkedInMessageBatchOperator(task_id="bad", recipients={"a": 1}, message="hi")
     with pytest.raises(AirflowFailException, match="Invalid `recipients`"):
         op.execute(fake_context("bad"))
+
+
+@pytest.mark.parametrize(("name", "value"), [("on_unknown", "retry"), ("on_limit", "wait")])
+def test_policy_typos_fail_when_the_dag_is_parsed(name, value):
+    with pytest.raises(ValueError, match=name):
+        SendLinkedInMessageOperator(task_id="t", recipient_profile_id="x", message="hi", **{name: value})

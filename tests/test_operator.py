@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from conftest import API_KEY, load_dag, rendered_fields, task_results
 
+from airflow_provider_connectsafely.compat import AirflowException, AirflowFailException
 from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessageOperator
 
 

@@ -14,12 +14,12 @@ import re
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 from conftest import API_KEY, connection_json, load_dag, rendered_fields, task_results
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from task_logs import by_task, captured_task_logs
 
+from airflow_provider_connectsafely.compat import AirflowFailException
 from airflow_provider_connectsafely.emulator import EmulatorServer
 from airflow_provider_connectsafely.emulator.api import UNKNOWN_RECIPIENT_PREFIX
 from airflow_provider_connectsafely.emulator.validation import send_issues

@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from airflow.sdk.exceptions import AirflowFailException
 from conftest import EXAMPLE_DAGS, connection_json, load_dag, rendered_fields
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -35,6 +34,7 @@ from task_logs import captured_task_logs, files_containing
 from airflow_provider_connectsafely import client as client_module
 from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.client import ConnectSafelyClient, is_loopback, normalize_base_url
+from airflow_provider_connectsafely.compat import AirflowFailException
 from airflow_provider_connectsafely.emulator import EmulatorServer
 from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
 from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessageOperator

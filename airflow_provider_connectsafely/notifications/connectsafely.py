@@ -110,14 +110,9 @@ class ConnectSafelyNotifier(BaseNotifier):
 
         :raises ConnectSafelyValidationError: naming the field and the fix, before any request.
         """
-        return self.hook.build_request(
-            message=self.message,
-            recipient_profile_id=self.recipient_profile_id,
-            recipient_profile_urn=self.recipient_profile_urn,
-            subject=self.subject,
-            message_type=self.message_type,
-            account_id=self.account_id,
-        )
+        from airflow_provider_connectsafely.models import MESSAGE_FIELDS
+
+        return self.hook.build_request(**{name: getattr(self, name) for name in MESSAGE_FIELDS})
 
     def _send(self, request: MessageRequest) -> dict[str, Any]:
         answer = self.hook.send_request(request)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.models import MessageLimits, MessageRequest
 
 ON_LIMIT = ("defer", "skip", "fail")
+ON_UNKNOWN = ("fail", "resend", "skip")
 DEFAULT_MAX_DEFER = timedelta(hours=25)
 
 
@@ -58,6 +59,8 @@ class ConnectSafelyBaseOperator(BaseOperator):
         self.max_defer = max_defer if isinstance(max_defer, timedelta) else timedelta(seconds=max_defer)
         if on_limit not in ON_LIMIT:
             raise ValueError(f"on_limit must be one of {ON_LIMIT}, got {on_limit!r}")
+        if on_unknown not in ON_UNKNOWN:
+            raise ValueError(f"on_unknown must be one of {ON_UNKNOWN}, got {on_unknown!r}")
         self.on_limit = on_limit
         self.message_limits = message_limits
         self.max_rate_limit_wait = max_rate_limit_wait

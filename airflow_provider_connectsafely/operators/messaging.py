@@ -105,15 +105,11 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any] | None:
         from airflow_provider_connectsafely.delivery import WaitRequired
         from airflow_provider_connectsafely.errors import ConnectSafelyError
+        from airflow_provider_connectsafely.models import MESSAGE_FIELDS
 
         try:
             request = self.hook.build_request(
-                message=self.message,
-                recipient_profile_id=self.recipient_profile_id,
-                recipient_profile_urn=self.recipient_profile_urn,
-                subject=self.subject,
-                message_type=self.message_type,
-                account_id=self.account_id,
+                **{name: getattr(self, name) for name in MESSAGE_FIELDS},
                 typing_indicator=self.typing_indicator,
                 conversation_urn=self.conversation_urn,
             )

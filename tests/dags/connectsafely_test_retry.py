@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_connectsafely.compat import AirflowException
 from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessageOperator
 
 
