@@ -20,8 +20,8 @@ CHROMIUM ?= /usr/bin/chromium
 
 $(STAMP): pyproject.toml setup.cfg
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip 2>&1 | grep -v "is ignored" || true
-	$(PIP) install "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]" 2>&1 | grep -v "is ignored" || true
+	$(PIP) install --upgrade pip 2>&1 | { grep -v "is ignored" || true; }
+	$(PIP) install "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]" 2>&1 | { grep -v "is ignored" || true; }
 	$(BIN)/python -c "import airflow_provider_connectsafely, airflow.sdk"
 	touch $@
 
@@ -94,7 +94,7 @@ BENCH_ARGS ?=
 BENCH_STAMP := $(VENV)/.installed-bench-$(AIRFLOW_VERSION)
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
-	$(PIP) install "apache-airflow==$(AIRFLOW_VERSION)" -e ".[bench]" 2>&1 | grep -v "is ignored" || true
+	$(PIP) install "apache-airflow==$(AIRFLOW_VERSION)" -e ".[bench]" 2>&1 | { grep -v "is ignored" || true; }
 	$(BIN)/python -c "import airflow.providers.http, airflow.providers.slack"
 	touch $@
 
