@@ -39,6 +39,7 @@ from benchmarks.harness import (
     Row,
     Spread,
     airflow_home,
+    benchmark_main,
     child_env,
     emulator_call,
     emulator_server,
@@ -295,21 +296,13 @@ def _child(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dag-file")
     parser.add_argument("--emulator")
     parser.add_argument("--batch-n", type=int, default=1000)
     parser.add_argument("--mapped-n", type=int, default=100)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--mapped-full", type=int, default=0)
-    parser.add_argument("--result")
-    args, rest = parser.parse_known_args(argv)
-    if args.child:
-        _child(args)
-        return 0
-    from benchmarks.run import main as run_main
-
-    return run_main(["--only", NAME, *rest])
+    return benchmark_main(NAME, parser, _child, argv)
 
 
 if __name__ == "__main__":

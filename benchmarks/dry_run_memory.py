@@ -32,7 +32,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from benchmarks.harness import REPO, Result, Row, Spread, airflow_home, child_env, proc_status_mib
+from benchmarks.harness import (
+    REPO,
+    Result,
+    Row,
+    Spread,
+    airflow_home,
+    benchmark_main,
+    child_env,
+    proc_status_mib,
+)
 
 NAME = "dry_run_memory"
 TITLE = "Dry-run memory"
@@ -212,16 +221,8 @@ def _child(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--result")
-    args, rest = parser.parse_known_args(argv)
-    if args.child:
-        _child(args)
-        return 0
-    from benchmarks.run import main as run_main
-
-    return run_main(["--only", NAME, *rest])
+    return benchmark_main(NAME, parser, _child, argv)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ one benchmark's imports, logging set-up or memory never leak into another's figu
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import threading
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -367,3 +368,22 @@ def run_child_json(args: list[str], env: dict[str, str], timeout: float) -> dict
     if not lines:
         raise RuntimeError(f"{' '.join(args[:3])} printed no JSON result")
     return json.loads(lines[-1])
+
+
+def benchmark_main(
+    name: str,
+    parser: argparse.ArgumentParser,
+    child: Callable[[argparse.Namespace], None],
+    argv: list[str] | None,
+) -> int:
+    """A benchmark module's command line: ``--child`` measures (run by the benchmark itself in
+    a fresh process); anything else runs this one benchmark through the runner."""
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--result")
+    args, rest = parser.parse_known_args(argv)
+    if args.child:
+        child(args)
+        return 0
+    from benchmarks.run import main as run_main
+
+    return run_main(["--only", name, *rest])

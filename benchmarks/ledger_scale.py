@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import REPO, Result, Row, Spread, private_postgres
+from benchmarks.harness import REPO, Result, Row, Spread, benchmark_main, private_postgres
 
 NAME = "ledger_scale"
 TITLE = "Send ledger at scale"
@@ -332,21 +332,13 @@ def _child(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--naive", type=int, default=2_000)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--naive-reps", type=int, default=3)
     parser.add_argument("--sqlite")
-    parser.add_argument("--result")
-    args, rest = parser.parse_known_args(argv)
-    if args.child:
-        _child(args)
-        return 0
-    from benchmarks.run import main as run_main
-
-    return run_main(["--only", NAME, *rest])
+    return benchmark_main(NAME, parser, _child, argv)
 
 
 if __name__ == "__main__":

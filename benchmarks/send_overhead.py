@@ -37,6 +37,7 @@ from benchmarks.harness import (
     Row,
     Spread,
     airflow_home,
+    benchmark_main,
     child_env,
     fmt_ratio,
     loopback_server,
@@ -244,20 +245,12 @@ def _child(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--sends", type=int, default=400)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--block", type=int, default=10, help="sends per turn within a round")
     parser.add_argument("--max-seconds", type=float, default=240)
-    parser.add_argument("--result")
-    args, rest = parser.parse_known_args(argv)
-    if args.child:
-        _child(args)
-        return 0
-    from benchmarks.run import main as run_main
-
-    return run_main(["--only", NAME, *rest])
+    return benchmark_main(NAME, parser, _child, argv)
 
 
 if __name__ == "__main__":
