@@ -217,8 +217,19 @@ class ConnectSafelyClient:
                 f"No answer from {self.base_url} within {self.timeout[1]:g} s (read timeout)"
             ) from exc
         except requests.exceptions.SSLError as exc:
-            raise errors.ConnectionFailedError(
-                f"TLS handshake with {self.base_url} failed: {exc.__class__.__name__}"
+            import ssl
+
+            # urllib3 raises SSLError for a failed handshake and for a TLS error while reading
+            # the answer, after the request went out. Only a refused certificate proves that
+            # nothing was sent; any other TLS error may follow a delivered request.
+            if _caused_by(exc, ssl.SSLCertVerificationError, ssl.CertificateError):
+                raise errors.ConnectSafelyConfigError(
+                    f"TLS handshake with {self.base_url} failed: its certificate could not be "
+                    "verified (nothing was sent). Fix: use the API's real address, or trust a "
+                    "private CA with the connection extra verify='/path/to/ca.pem'"
+                ) from exc
+            raise errors.DeliveryUnknownError(
+                f"TLS error talking to {self.base_url} ({type(exc).__name__})"
             ) from exc
         except requests.exceptions.ConnectionError as exc:
             if _never_connected(exc):
@@ -249,18 +260,28 @@ class ConnectSafelyClient:
 
 
 def _never_connected(exc: Exception) -> bool:
-    """True when urllib3 failed while opening the connection, before sending a byte.
+    """True when urllib3 failed while opening the connection, before sending a byte."""
+    from urllib3.exceptions import NewConnectionError  # NameResolutionError is a subclass
 
-    requests wraps urllib3's error (``MaxRetryError.reason``) in its own; walk that chain.
+    return _caused_by(exc, NewConnectionError)
+
+
+def _caused_by(exc: BaseException, *kinds: type[BaseException]) -> bool:
+    """Whether ``exc`` or an error it wraps is one of ``kinds``.
+
+    requests wraps urllib3's errors (``MaxRetryError.reason``, ``args[0]``) rather than
+    chaining them, so ``__cause__`` alone does not reach them.
     """
-    from urllib3.exceptions import NewConnectionError
-
     current: object = exc
-    for _ in range(5):
-        if isinstance(current, NewConnectionError):  # NameResolutionError is a subclass
+    for _ in range(8):
+        if isinstance(current, kinds):
             return True
-        if isinstance(current, BaseException) and current.args:
-            current = getattr(current, "reason", None) or current.args[0]
-        else:
+        if not isinstance(current, BaseException):
             return False
+        current = (
+            getattr(current, "reason", None)
+            or (current.args[0] if current.args and isinstance(current.args[0], BaseException) else None)
+            or current.__cause__
+            or current.__context__
+        )
     return False

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 ON_UNKNOWN = ("fail", "resend", "skip")
 # Outcome statuses
 SENT_NOW = "sent"
-SKIPPED = "skipped"
+SKIPPED = "skipped"  # already sent under this key: safe to treat as contacted
+IN_FLIGHT = "in_flight"  # another task holds the key and is sending right now
 FAILED = "failed"
 UNKNOWN_OUTCOME = "unknown"
 
@@ -53,7 +54,8 @@ class WaitRequired(Exception):
 class Outcome:
     """How one send ended.
 
-    :param status: ``sent``, ``skipped``, ``failed`` or ``unknown``.
+    :param status: ``sent``, ``skipped`` (already sent), ``in_flight`` (another task is
+        sending it now), ``failed`` or ``unknown``.
     :param recipient: the recipient as sent.
     :param dedupe_key: the ledger key, if the ledger was used.
     :param response: the API's answer (recorded one when skipped as already sent).
@@ -128,7 +130,6 @@ class GuardedSender:
         self.daily_limit = daily_limit or None
         self.on_unknown = on_unknown
         self._clock = clock or (lambda: datetime.now(timezone.utc))
-        self._budget: dict[str, int] = {}
         self.in_flight_for = in_flight_for
 
     def send(
@@ -139,46 +140,59 @@ class GuardedSender:
 
         :raises WaitRequired: the cap is reached or the API asks to wait; nothing was sent.
         """
-        recipient = request.recipient
         if self.ledger is None or spec is None:
-            return self._attempt(request, recipient)
-        ledger = self.ledger
+            return self._wait_if_rate_limited(self._attempt(request))
         if existing is _UNSET:
-            existing = ledger.get(spec.dedupe_key)
+            existing = self.ledger.get(spec.dedupe_key)
         if existing is not None:
-            settled = self._settled(existing, recipient, spec)
+            settled = self._settled(existing, request.recipient, spec)
             if settled is not None:
                 return settled
         self._check_cap(spec.account)
         take_over = (PENDING, UNKNOWN) if self.on_unknown == "resend" else ()
-        claim = ledger.claim(spec, take_over=take_over)
+        claim = self.ledger.claim(spec, take_over=take_over)
         if not claim.claimed:
             assert claim.entry is not None
-            return self._settled(claim.entry, recipient, spec) or Outcome(
-                UNKNOWN_OUTCOME, recipient, spec.dedupe_key, reason=unresolved_reason(claim.entry)
+            return self._settled(claim.entry, request.recipient, spec) or Outcome(
+                UNKNOWN_OUTCOME, request.recipient, spec.dedupe_key, reason=unresolved_reason(claim.entry)
             )
         assert claim.token is not None
-        self._spend(spec.account)
-        outcome = self._attempt(request, recipient, spec.dedupe_key)
+        outcome = self._attempt_claimed(request, spec.dedupe_key, claim.token)
+        return self._wait_if_rate_limited(outcome)
+
+    def _attempt_claimed(self, request: MessageRequest, key: str, token: str) -> Outcome:
+        """Send under a claim and record the outcome in the ledger."""
+        assert self.ledger is not None
+        ledger = self.ledger
+        try:
+            outcome = self._attempt(request, key)
+        except BaseException as exc:
+            # Interrupted (task killed, a bug below): nobody knows if it went out. Say so in
+            # the ledger rather than leave a pending row that looks like a send in progress.
+            try:
+                ledger.mark_unknown(key, token, f"interrupted: {type(exc).__name__}")
+            except Exception:
+                log.exception("Could not record the interrupted send %r as unknown", key)
+            raise
         if outcome.status == SENT_NOW:
-            ledger.mark_sent(spec.dedupe_key, claim.token, outcome.response or {})
+            ledger.mark_sent(key, token, outcome.response or {})
         elif outcome.status == UNKNOWN_OUTCOME:
-            ledger.mark_unknown(spec.dedupe_key, claim.token, outcome.reason or "unknown")
+            ledger.mark_unknown(key, token, outcome.reason or "unknown")
         else:
             assert outcome.error is not None
-            ledger.mark_failed(
-                spec.dedupe_key,
-                claim.token,
-                outcome.reason or "failed",
-                retryable=outcome.error.delivered is False,
-            )
-            if isinstance(outcome.error, errors.RateLimitError):
-                self._refund(spec.account)
-                reset_at = outcome.error.reset_at or self._clock() + timedelta(seconds=60)
-                raise WaitRequired(reset_at, f"RateLimitError: {outcome.error.message}")
+            retryable = outcome.error.delivered is False
+            ledger.mark_failed(key, token, outcome.reason or "failed", retryable=retryable)
         return outcome
 
-    def _attempt(self, request: MessageRequest, recipient: str, key: str | None = None) -> Outcome:
+    def _wait_if_rate_limited(self, outcome: Outcome) -> Outcome:
+        """A 429 whose reset is too far to wait out in-process: pause, don't fail."""
+        if isinstance(outcome.error, errors.RateLimitError):
+            reset_at = outcome.error.reset_at or self._clock() + timedelta(seconds=60)
+            raise WaitRequired(reset_at, f"RateLimitError: {outcome.error.message}")
+        return outcome
+
+    def _attempt(self, request: MessageRequest, key: str | None = None) -> Outcome:
+        recipient = request.recipient
         try:
             response = self._send(request)
         except errors.DeliveryUnknownError as exc:
@@ -201,7 +215,7 @@ class GuardedSender:
         if entry.state == PENDING and self._in_flight_elsewhere(entry, spec):
             owner = f"{entry.dag_id}/{entry.task_id}/{entry.run_id}"
             return Outcome(
-                SKIPPED,
+                IN_FLIGHT,
                 recipient,
                 entry.dedupe_key,
                 reason=f"being sent right now by another task ({owner})",
@@ -209,8 +223,10 @@ class GuardedSender:
         if entry.state in (PENDING, UNKNOWN):
             if self.on_unknown == "resend":
                 return None
-            status = SKIPPED if self.on_unknown == "skip" else UNKNOWN_OUTCOME
-            return Outcome(status, recipient, entry.dedupe_key, reason=unresolved_reason(entry))
+            reason = unresolved_reason(entry)
+            if self.on_unknown == "skip":
+                reason = f"{reason} Not sent (on_unknown='skip')."
+            return Outcome(UNKNOWN_OUTCOME, recipient, entry.dedupe_key, reason=reason)
         return None  # failed: a new attempt may send
 
     def _in_flight_elsewhere(self, entry: LedgerEntry, spec: NewSend) -> bool:
@@ -225,24 +241,15 @@ class GuardedSender:
         return not same_task and self._clock() - entry.updated_at < self.in_flight_for
 
     def _check_cap(self, account: str) -> None:
+        """Count the ledger before every claim (one indexed COUNT), so parallel tasks on one
+        account share the cap: together they overshoot it by at most one send each."""
         if self.daily_limit is None or self.ledger is None:
-            return
-        if self._budget.get(account, 0) > 0:
             return
         start, reset_at = caps.window(self._clock())
         used = self.ledger.count_since(account, start)
-        self._budget[account] = self.daily_limit - used
-        if self._budget[account] <= 0:
+        if used >= self.daily_limit:
             raise WaitRequired(
                 reset_at,
                 f"Daily limit of {self.daily_limit} messages reached for LinkedIn account "
                 f"{account!r} ({used} since {start.isoformat(timespec='minutes')})",
             )
-
-    def _spend(self, account: str) -> None:
-        if self.daily_limit is not None:
-            self._budget[account] = self._budget.get(account, 0) - 1
-
-    def _refund(self, account: str) -> None:
-        if self.daily_limit is not None:
-            self._budget[account] = 0  # re-count from the ledger next time

@@ -189,8 +189,18 @@ def success_body(response: requests.Response, redact: str = "") -> dict[str, Any
     if body.get("success") is False:
         words = server_message(body, response.text, redact)
         raise errors.SendRejectedError(response.status_code, words, "The API did not send it")
-    if redact and redact.encode() in response.content:
-        # A server that echoes the key must not put it into XCom or the ledger.
-        redacted: dict[str, Any] = json.loads(json.dumps(body).replace(redact, "***"))
-        return redacted
+    if redact:
+        # A server that echoes the key must not put it into XCom or the ledger. Checked on the
+        # parsed values: the raw body may escape the key (\u0041, \/).
+        return _redacted(body, redact)
     return body
+
+
+def _redacted(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(secret, "***")
+    if isinstance(value, dict):
+        return {_redacted(k, secret): _redacted(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, secret) for item in value]
+    return value

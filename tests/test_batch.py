@@ -19,8 +19,12 @@ from airflow_provider_connectsafely.operators.messaging import (
 )
 
 
-def fake_context(run_id: str = "manual__1", task_id: str = "t", try_number: int = 1) -> dict:
-    ti = SimpleNamespace(dag_id="d", task_id=task_id, run_id=run_id, map_index=-1, try_number=try_number)
+def fake_context(
+    run_id: str = "manual__1", task_id: str = "t", try_number: int = 1, map_index: int = -1
+) -> dict:
+    ti = SimpleNamespace(
+        dag_id="d", task_id=task_id, run_id=run_id, map_index=map_index, try_number=try_number
+    )
     ti.xcom_push = lambda key, value: setattr(ti, f"xcom_{key}", value)
     return {"ti": ti, "run_id": run_id}
 
@@ -49,6 +53,7 @@ def test_batch_sends_personalised_messages_and_records_every_outcome(connection,
         "dry_run": False,
         "sent": 3,
         "skipped": 0,
+        "in_flight": 0,
         "failed": 2,
         "unknown": 0,
         "not_attempted": 0,
@@ -263,3 +268,27 @@ def test_recipients_must_be_a_list(connection):
 def test_policy_typos_fail_when_the_dag_is_parsed(name, value):
     with pytest.raises(ValueError, match=name):
         SendLinkedInMessageOperator(task_id="t", recipient_profile_id="x", message="hi", **{name: value})
+
+
+def test_mapped_sends_dedupe_by_recipient_not_by_map_index(connection):
+    """A cleared run may map the same recipients in another order: no one is messaged twice."""
+    for map_index, recipients in enumerate((["ada", "alan"], ["alan", "ada"])):
+        for offset, name in enumerate(recipients):
+            SendLinkedInMessageOperator(task_id="t", recipient_profile_id=name, message="hi").execute(
+                fake_context("mapped-run", map_index=offset + 10 * map_index)
+            )
+    assert sorted(m["recipientProfileId"] for m in connection.messages()) == ["ada", "alan"]
+
+
+def test_an_undefined_ledger_connection_fails_without_retries(connection):
+    op = SendLinkedInMessageOperator(
+        task_id="t", recipient_profile_id="x", message="hi", ledger_conn_id="no_such_ledger"
+    )
+    with pytest.raises(AirflowFailException, match="Ledger connection 'no_such_ledger' is not defined"):
+        op.execute(fake_context("l1"))
+    assert connection.requests() == []
+
+
+def test_negative_daily_limit_is_refused_at_parse_time():
+    with pytest.raises(ValueError, match="daily_limit"):
+        SendLinkedInMessageOperator(task_id="t", recipient_profile_id="x", message="hi", daily_limit=-1)

@@ -74,7 +74,8 @@ def test_parallel_workers_never_send_twice(emulator, postgres_url, monkeypatch):
     assert sent == len(everyone)
     statuses = Counter(o["status"] for r in results for o in r["outcomes"])
     assert statuses["failed"] == statuses["unknown"] == 0
-    assert statuses["sent"] + statuses["skipped"] == 60
+    # The others were already sent, or being sent by another worker at that moment.
+    assert statuses["sent"] + statuses["skipped"] + statuses["in_flight"] == 60
 
 
 def test_killed_batch_run_again_sends_no_duplicates(emulator, tmp_path, monkeypatch):

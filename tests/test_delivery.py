@@ -67,7 +67,8 @@ def test_unknown_delivery_is_recorded_and_blocks_a_resend_by_default(store):
     blocked = sender(api, store).send(request(), spec())
     assert blocked.status == "unknown"
     assert "resolve" in blocked.reason and "on_unknown='resend'" in blocked.reason
-    assert sender(api, store, on_unknown="skip").send(request(), spec()).status == "skipped"
+    skipped = sender(api, store, on_unknown="skip").send(request(), spec())
+    assert skipped.status == "unknown" and "on_unknown='skip'" in skipped.reason
     assert api.sent == []
     assert sender(api, store, on_unknown="resend").send(request(), spec()).status == "sent"
     assert api.sent == ["ann"]
@@ -157,7 +158,36 @@ def test_a_fresh_claim_by_another_task_is_in_flight_not_unknown(store):
     mine = NewSend("key-ann", "acct", "ann", dag_id="d", task_id="mine", run_id="r", map_index=-1)
     real_now = datetime.now(timezone.utc)
     fresh = sender(FakeApi(), store, clock=lambda: real_now).send(request(), mine)
-    assert fresh.status == "skipped" and "another task (d/other/r)" in fresh.reason
+    assert fresh.status == "in_flight" and "another task (d/other/r)" in fresh.reason
     later = real_now + timedelta(hours=1)
     stale = sender(FakeApi(), store, clock=lambda: later).send(request(), mine)
     assert stale.status == "unknown" and "still pending" in stale.reason
+
+
+def test_an_interrupted_send_is_recorded_unknown(store):
+    def explode(request):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sender(explode, store).send(request(), spec())
+    entry = store.get("key-ann")
+    assert entry.state == UNKNOWN and "KeyboardInterrupt" in entry.error
+
+
+def test_parallel_senders_share_the_cap(store):
+    api = FakeApi()
+    first, second = sender(api, store, daily_limit=3), sender(api, store, daily_limit=3)
+    first.send(request("a"), spec("a"))
+    second.send(request("b"), spec("b"))
+    first.send(request("c"), spec("c"))
+    for guard, name in ((second, "d"), (first, "e")):
+        with pytest.raises(WaitRequired):
+            guard.send(request(name), spec(name))
+    assert api.sent == ["a", "b", "c"]
+
+
+def test_a_far_rate_limit_waits_even_without_a_ledger():
+    api = FakeApi()
+    api.fail_with.append(errors.RateLimitError(429, "quota", 7200, NOW + timedelta(hours=2)))
+    with pytest.raises(WaitRequired):
+        GuardedSender(api, None).send(request(), None)

@@ -126,6 +126,11 @@ def test_schema_is_created_on_first_use_by_racing_ledgers(tmp_path):
     assert "race.sqlite" in ledgers[0].describe()
 
 
+def test_describe_hides_passwords_in_query_options(tmp_path):
+    store = SendLedger.from_url(f"sqlite:///{tmp_path}/q.db?password=s3cret-opt")
+    assert "s3cret-opt" not in store.describe()
+
+
 def test_postgres_url_hides_the_password(postgres_url):
     store = SendLedger.from_url(postgres_url)
     assert "connectsafely-tests" not in store.describe()

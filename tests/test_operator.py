@@ -60,7 +60,6 @@ def test_bad_input_fails_without_retries_and_sends_nothing(connection):
         ("error", {"status": 404, "shape": "error_details"}, AirflowFailException, "NotFoundError"),
         ("error", {"status": 400, "shape": "zod"}, AirflowFailException, "BadRequestError"),
         ("error", {"status": 500, "shape": "empty"}, AirflowFailException, "DeliveryUnknownError"),
-        ("rate_limit_hold_until", {"seconds": 7200}, AirflowException, "RateLimitError"),
         ("error", {"status": 503, "shape": "html"}, AirflowException, "ServiceUnavailableError"),
     ],
 )
@@ -108,3 +107,13 @@ def test_templates_render_through_airflow(connection, airflow_db, monkeypatch):
     rendered = rendered_fields(run)
     assert rendered[("inline", -1)]["recipient_profile_id"] == "https://www.linkedin.com/in/jane-roe/"
     assert API_KEY not in repr(rendered) and API_KEY not in repr(results)
+
+
+def test_a_far_rate_limit_defers_the_task(connection):
+    from airflow_provider_connectsafely.compat import TaskDeferred
+
+    connection.inject("rate_limit_hold_until", seconds=7200)
+    with pytest.raises(TaskDeferred) as info:
+        operator(recipient_profile_id="x").execute({})
+    assert info.value.method_name == "execute_complete"
+    assert len(connection.requests()) == 1

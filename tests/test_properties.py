@@ -373,7 +373,7 @@ def bad_templates_run(emulator_server: EmulatorServer, airflow_db):
 
 
 def test_bad_templates_dag_covers_the_table(bad_templates_run):
-    extra = {"conn_id_renders_unknown", "message_undefined_variable"}
+    extra = {"conn_id_renders_unknown", "message_undefined_variable", "mapped_undefined_variable"}
     assert set(bad_templates_run["tis"]) == set(BAD_TEMPLATES) | extra
 
 
@@ -406,6 +406,12 @@ def test_undefined_template_variable_fails_naming_it(bad_templates_run):
     assert "AirflowFailException: Template rendering failed" in log
     assert "UndefinedError" in log and "'nope'" in log
     assert bad_templates_run["requests"] == []
+
+
+def test_undefined_variable_in_a_mapped_task_fails_without_retries(bad_templates_run):
+    assert bad_templates_run["tis"]["mapped_undefined_variable"] == ("failed", 1)
+    log = bad_templates_run["logs"]["mapped_undefined_variable"]
+    assert "AirflowFailException: Template rendering failed" in log
 
 
 def test_rendered_fields_show_the_bad_values(bad_templates_run):

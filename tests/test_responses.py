@@ -134,3 +134,10 @@ def test_a_key_echoed_in_a_success_answer_is_redacted():
     body = success_body(response(200, echoed), redact="sk-live-123")
     assert "sk-live-123" not in json.dumps(body)
     assert body["recipientProfileUrn"] == "urn:li:x:1"
+
+
+def test_an_escaped_echo_of_the_key_is_redacted_too():
+    raw = '{"success": true, "note": "key \\u0073k-live-123 and sk\\/x", "list": ["sk-live-123"]}'
+    body = success_body(response(200, raw=raw), redact="sk-live-123")
+    assert "sk-live-123" not in json.dumps(body)
+    assert body["list"] == ["***"]

@@ -37,6 +37,7 @@ from airflow_provider_connectsafely.client import ConnectSafelyClient, is_loopba
 from airflow_provider_connectsafely.compat import AirflowFailException
 from airflow_provider_connectsafely.emulator import EmulatorServer
 from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
+from airflow_provider_connectsafely.models import MessageRequest
 from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessageOperator
 
 CANARY = "cs-canary-7Q2x9Lk4Vd"  # the key under test: distinctive, unlikely anywhere else
@@ -403,7 +404,7 @@ def test_an_untrusted_certificate_is_refused(tls, monkeypatch, environment):
         monkeypatch.setenv(name, value)
     hook = tls_hook(monkeypatch, url)
     hook.client._sleep = lambda _s: None
-    with captured_task_logs() as lines, pytest.raises(errors.ConnectionFailedError, match="TLS handshake"):
+    with captured_task_logs() as lines, pytest.raises(errors.ConnectSafelyConfigError, match="TLS handshake"):
         hook.send_message(message="hi", recipient_profile_id="x")
     assert server.requests() == [], "the request (and the key) went to an unverified server"
     assert not [line for line in lines if "verification is OFF" in line]
@@ -483,3 +484,43 @@ def test_even_a_followed_redirect_would_not_carry_the_key(canary, elsewhere):
     [record] = elsewhere.requests()
     assert record["authorized"] is False
     assert CANARY not in json.dumps(record)
+
+
+def test_a_tls_error_after_the_request_went_out_is_never_retried(tmp_path_factory, resolver):
+    """urllib3 reports a TLS error while reading the answer as SSLError, like a failed
+    handshake; the request was handled, so it must end unknown, not be sent again."""
+    import os
+    import threading
+
+    cert, key = make_certificate(tmp_path_factory.mktemp("tls-after"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    handled: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            with context.wrap_socket(raw, server_side=True) as conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                handled.append(data)  # the API handled it: the message went out
+                # Answer with bytes that are not a TLS record.
+                with socket.socket(fileno=os.dup(conn.fileno())) as plain:
+                    plain.sendall(b"not a TLS record\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    client = ConnectSafelyClient(
+        CANARY, f"https://{TLS_HOST}:{listener.getsockname()[1]}", verify=str(cert), sleep=lambda _s: None
+    )
+    try:
+        # requests reports it as SSLError or as a dropped connection, depending on timing.
+        with pytest.raises(errors.DeliveryUnknownError, match="may or may not have been delivered"):
+            client.send(MessageRequest.build(message="hi", recipient_profile_id="x"))
+    finally:
+        listener.close()
+    assert len(handled) == 1

@@ -46,13 +46,26 @@ def sqlalchemy_url(conn_id: str) -> str:
     from its type, host, port, login, password and schema (database)."""
     from airflow.sdk import BaseHook
     from airflow.sdk.log import mask_secret
-    from sqlalchemy.engine import URL
+    from sqlalchemy.engine import URL, make_url
 
-    conn = BaseHook.get_connection(conn_id)
+    from airflow_provider_connectsafely.compat import AirflowNotFoundException
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException as exc:
+        raise ConnectSafelyConfigError(
+            f"Ledger connection {conn_id!r} is not defined. Fix: create it (e.g. a postgres "
+            "connection), or set ledger_conn_id to an existing one"
+        ) from exc
     if conn.password:
         mask_secret(conn.password)
     explicit = conn.extra_dejson.get("sqlalchemy_url")
     if explicit:
+        explicit_url = make_url(str(explicit))
+        for secret in (explicit_url.password, explicit_url.query.get("password")):
+            if isinstance(secret, str) and secret:
+                mask_secret(secret)
         return str(explicit)
     conn_type = (conn.conn_type or "").lower()
     if conn_type == "sqlite":

@@ -57,6 +57,7 @@ class SendLedger:
 
         engine = create_engine(url, **engine_kwargs)
         if engine.dialect.name == "sqlite":
+            _check_sqlite_version()
             event.listen(engine, "connect", _sqlite_pragmas)
         return cls(engine)
 
@@ -71,8 +72,8 @@ class SendLedger:
         return f"SendLedger({self.describe()})"
 
     def describe(self) -> str:
-        """The ledger's location, without any password."""
-        return self.engine.url.render_as_string(hide_password=True)
+        """The ledger's location, without any password (nor query options, which can hold one)."""
+        return self.engine.url.set(query={}).render_as_string(hide_password=True)
 
     def ensure_schema(self) -> None:
         """Create the table on first use; safe when several workers race to do it."""
@@ -276,6 +277,19 @@ class SendLedger:
             query = insert(sends).values(**values)  # other databases: IntegrityError on conflict
         # RETURNING says whether this insert won (rowcount is -1 with some drivers).
         return query.returning(sends.c.dedupe_key)
+
+
+def _check_sqlite_version() -> None:
+    import sqlite3
+
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
+
+    if sqlite3.sqlite_version_info < (3, 35):
+        raise ConnectSafelyConfigError(
+            f"The send ledger needs SQLite 3.35 or newer (INSERT ... RETURNING); this Python has "
+            f"{sqlite3.sqlite_version}. Fix: set ledger_conn_id to a PostgreSQL connection, or "
+            "use a Python built with a newer SQLite"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

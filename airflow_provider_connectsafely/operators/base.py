@@ -59,6 +59,8 @@ class ConnectSafelyBaseOperator(BaseOperator):
         self.max_defer = max_defer if isinstance(max_defer, timedelta) else timedelta(seconds=max_defer)
         if on_limit not in ON_LIMIT:
             raise ValueError(f"on_limit must be one of {ON_LIMIT}, got {on_limit!r}")
+        if daily_limit is not None and (not isinstance(daily_limit, int) or daily_limit < 0):
+            raise ValueError(f"daily_limit must be a whole number >= 0 (0: no cap), got {daily_limit!r}")
         if on_unknown not in ON_UNKNOWN:
             raise ValueError(f"on_unknown must be one of {ON_UNKNOWN}, got {on_unknown!r}")
         self.on_limit = on_limit
@@ -123,15 +125,21 @@ class ConnectSafelyBaseOperator(BaseOperator):
             kwargs={"deferred_since": since.isoformat()},
         )
 
-    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+    def render_template(
+        self, content: Any, context: Context, jinja_env: Any = None, seen_oids: set[int] | None = None
+    ) -> Any:
         """Render as Airflow does; a template that cannot render (an undefined variable, a
-        missing template file) fails the task without retries: a retry renders the same."""
+        missing template file) fails the task without retries: a retry renders the same.
+
+        Overridden here, not in ``render_template_fields``, because mapped tasks render their
+        fields through this method only.
+        """
         import jinja2
 
         from airflow_provider_connectsafely.compat import AirflowFailException
 
         try:
-            super().render_template_fields(context, jinja_env)
+            return super().render_template(content, context, jinja_env, seen_oids)
         except jinja2.TemplateError as exc:
             raise AirflowFailException(
                 f"Template rendering failed for task {self.task_id!r}: {type(exc).__name__}: {exc}. "

@@ -156,7 +156,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
             _counts_text(result["summary"]) or "nothing to do",
         )
         fatal = next((o for o in outcomes if o.get("error_type") in _FATAL), None)
-        failures = result["summary"]["failed"] + result["summary"]["unknown"]
+        failures = sum(1 for o in outcomes if self._counts_as_failure(o))
         if fatal or failures > self.max_failures:
             ti = context.get("ti") if context else None
             if ti is not None:
@@ -269,14 +269,14 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         sender: GuardedSender,
         context: Context,
     ) -> list[dict[str, Any]]:
-        from airflow_provider_connectsafely.delivery import SENT_NOW, SKIPPED
+        from airflow_provider_connectsafely.delivery import SENT_NOW
         from airflow_provider_connectsafely.ledger.records import NewSend
 
         ids = run_ids(context)
         dag_id, task_id, run_id, map_index = ids or (None, None, None, None)
         progress = _Progress(len(prepared), self.progress_every, self.log)
         outcomes: list[dict[str, Any]] = []
-        sent_before = False
+        last_attempt: float | None = None
         for position, item in enumerate(prepared):
             if item.error is not None:
                 outcomes.append(_invalid(item))
@@ -289,14 +289,23 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
                 and entry is not None
                 and entry.state == "sent"
                 and ids is not None
-                and (entry.dag_id, entry.task_id, entry.run_id) == (dag_id, task_id, run_id)
+                and (entry.dag_id, entry.task_id, entry.run_id, entry.map_index)
+                == (dag_id, task_id, run_id, map_index)
             ):
                 # Sent by this same task and run before a deferral, retry or crash.
                 outcomes.append(_with(entry.response, item, SENT_NOW, "sent by an earlier try"))
                 progress.step(SENT_NOW)
                 continue
-            if sent_before and self.min_interval > 0:
-                time.sleep(_paced(self.min_interval, self.jitter))
+            may_send = (
+                entry is None
+                or entry.may_send_again
+                or (self.on_unknown == "resend" and entry.state != "sent")
+            )
+            if may_send and last_attempt is not None and self.min_interval > 0:
+                # Pacing is between requests to the API; skipped recipients cost no wait.
+                wait = _paced(self.min_interval, self.jitter) - (time.monotonic() - last_attempt)
+                if wait > 0:
+                    time.sleep(wait)
             spec = NewSend(
                 dedupe_key=item.key,
                 account=item.request.account_id or "default",
@@ -309,7 +318,8 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
             outcome = sender.send(item.request, spec if self.use_ledger else None, entry)
             outcomes.append(_outcome_dict(outcome))
             progress.step(outcome.status)
-            sent_before = outcome.status != SKIPPED
+            if outcome.status == SENT_NOW or outcome.error is not None:
+                last_attempt = time.monotonic()
             if outcome.error is not None and type(outcome.error).__name__ in _FATAL:
                 for rest in prepared[position + 1 :]:
                     outcomes.append(
@@ -318,9 +328,18 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
                 break
         return outcomes
 
+    def _counts_as_failure(self, outcome: dict[str, Any]) -> bool:
+        """Failed or unknown; an earlier attempt's unknown outcome is not this run's failure
+        when the user chose ``on_unknown='skip'``."""
+        if outcome["status"] == "failed":
+            return True
+        if outcome["status"] != "unknown":
+            return False
+        return self.on_unknown != "skip" or "error_type" in outcome
+
     def _summarise(self, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
         summary = {"total": len(outcomes), "dry_run": self.is_dry_run}
-        for status in ("sent", "skipped", "failed", "unknown", NOT_ATTEMPTED, WOULD_SEND):
+        for status in ("sent", "skipped", "in_flight", "failed", "unknown", NOT_ATTEMPTED, WOULD_SEND):
             summary[status] = sum(1 for o in outcomes if o["status"] == status)
         return {"summary": summary, "outcomes": outcomes}
 
@@ -389,7 +408,7 @@ def _outcome_dict(outcome: Outcome) -> dict[str, Any]:
 
 
 def _counts_text(counts: dict[str, Any]) -> str:
-    order = ("sent", "skipped", "failed", "unknown", NOT_ATTEMPTED, WOULD_SEND)
+    order = ("sent", "skipped", "in_flight", "failed", "unknown", NOT_ATTEMPTED, WOULD_SEND)
     return ", ".join(f"{name} {counts[name]}" for name in order if counts.get(name))
 
 

@@ -49,7 +49,8 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
     :param conversation_urn: existing conversation for the typing indicator.
     :param connectsafely_conn_id: the ConnectSafely connection.
     :param dedupe_key: the send's identity in the ledger (templated). Default: dag id, task
-        id, run id, map index and recipient, so each run sends once; a key such as
+        id, run id and recipient, so each run sends once to each recipient (mapped instances
+        included, whatever their order); a key such as
         ``welcome-{{ params.contact_id }}`` sends once across all runs.
     :param ledger_conn_id: database connection of the send ledger; else the ConnectSafely
         connection's ``ledger_conn_id`` extra; else a SQLite file under ``$AIRFLOW_HOME``.
@@ -139,8 +140,9 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
             )
             return None
         if key is None and ids is not None:
-            dag_id, task_id, run_id, map_index = ids
-            key = f"{dag_id}/{task_id}/{run_id}/{map_index}/{recipient_identity(request)}"
+            # Not the map index: a cleared run may map the same recipients in another order.
+            dag_id, task_id, run_id, _map_index = ids
+            key = f"{dag_id}/{task_id}/{run_id}/{recipient_identity(request)}"
         assert key is not None
         return NewSend(
             dedupe_key=key,
@@ -162,11 +164,11 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
                 "Message sent to %s (%s)", outcome.recipient, answer.get("recipientProfileUrn", "no URN")
             )
             return answer
-        if outcome.status == delivery.SKIPPED:
-            self.log.info("Not sending to %s: %s", outcome.recipient, outcome.reason)
-            if outcome.response is None:
-                raise AirflowSkipException(outcome.reason or "skipped")
-            return outcome.response
         if outcome.error is not None:
             raise to_airflow_error(outcome.error)
-        raise AirflowFailException(outcome.reason or "delivery unknown")
+        self.log.info("Not sending to %s: %s", outcome.recipient, outcome.reason)
+        if outcome.status == delivery.SKIPPED and outcome.response is not None:
+            return outcome.response  # the answer recorded when it was sent
+        if outcome.status == delivery.UNKNOWN_OUTCOME and self.on_unknown != "skip":
+            raise AirflowFailException(outcome.reason or "delivery unknown")
+        raise AirflowSkipException(outcome.reason or "not sent")

@@ -81,3 +81,7 @@ with DAG(
 ) as dag:
     for task_id, arguments in TASKS.items():
         SendLinkedInMessageOperator(task_id=task_id, use_ledger=False, **arguments)
+    # Mapped tasks render through another path in Airflow: the same rule must hold there.
+    SendLinkedInMessageOperator.partial(
+        task_id="mapped_undefined_variable", message="{{ params.nope }}", use_ledger=False
+    ).expand(recipient_profile_id=["jane-roe", "john-doe"])
