@@ -10,7 +10,6 @@ PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
 UNKNOWN = "unknown"
-STATES = (PENDING, SENT, FAILED, UNKNOWN)
 #: Account key for sends that name no account (the API's default account).
 DEFAULT_ACCOUNT = "default"
 

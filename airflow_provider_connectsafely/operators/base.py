@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.models import MessageLimits, MessageRequest
 
 ON_LIMIT = ("defer", "skip", "fail")
-ON_UNKNOWN = ("fail", "resend", "skip")
 DEFAULT_MAX_DEFER = timedelta(hours=25)
 
 
@@ -61,6 +60,8 @@ class ConnectSafelyBaseOperator(BaseOperator):
             raise ValueError(f"on_limit must be one of {ON_LIMIT}, got {on_limit!r}")
         if daily_limit is not None and (not isinstance(daily_limit, int) or daily_limit < 0):
             raise ValueError(f"daily_limit must be a whole number >= 0 (0: no cap), got {daily_limit!r}")
+        from airflow_provider_connectsafely.delivery import ON_UNKNOWN
+
         if on_unknown not in ON_UNKNOWN:
             raise ValueError(f"on_unknown must be one of {ON_UNKNOWN}, got {on_unknown!r}")
         self.on_limit = on_limit

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from jinja2 import Template
 
-    from airflow_provider_connectsafely.delivery import GuardedSender, Outcome
+    from airflow_provider_connectsafely.delivery import GuardedSender
     from airflow_provider_connectsafely.ledger.records import LedgerEntry
     from airflow_provider_connectsafely.models import MessageRequest
 
@@ -269,7 +269,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         sender: GuardedSender,
         context: Context,
     ) -> list[dict[str, Any]]:
-        from airflow_provider_connectsafely.delivery import SENT_NOW
+        from airflow_provider_connectsafely.delivery import SENT_NOW, account_key
         from airflow_provider_connectsafely.ledger.records import NewSend
 
         ids = run_ids(context)
@@ -308,7 +308,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
                     time.sleep(wait)
             spec = NewSend(
                 dedupe_key=item.key,
-                account=item.request.account_id or "default",
+                account=account_key(item.request),
                 recipient=item.request.recipient,
                 dag_id=dag_id,
                 task_id=task_id,
@@ -316,7 +316,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
                 map_index=map_index,
             )
             outcome = sender.send(item.request, spec if self.use_ledger else None, entry)
-            outcomes.append(_outcome_dict(outcome))
+            outcomes.append(outcome.to_dict())
             progress.step(outcome.status)
             if outcome.status == SENT_NOW or outcome.error is not None:
                 last_attempt = time.monotonic()
@@ -401,10 +401,6 @@ def _with(response: dict[str, Any] | None, item: _Prepared, status: str, reason:
         data["recipientProfileUrn"] = response["recipientProfileUrn"]
     data["reason"] = reason
     return data
-
-
-def _outcome_dict(outcome: Outcome) -> dict[str, Any]:
-    return outcome.to_dict()
 
 
 def _counts_text(counts: dict[str, Any]) -> str:
