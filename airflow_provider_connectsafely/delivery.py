@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely import caps, errors
+from airflow_provider_connectsafely.clock import Clock, utc_now
 from airflow_provider_connectsafely.ledger.records import (
     DEFAULT_ACCOUNT,
     PENDING,
@@ -106,7 +107,8 @@ class GuardedSender:
     :param daily_limit: sends per account per UTC day; None or 0 for no cap.
     :param on_unknown: what to do when the key's earlier attempt is pending or unknown:
         ``fail`` (report it), ``skip``, or ``resend``.
-    :param clock: the current time (tests pass a fake).
+    :param clock: the current time; by default the ledger's clock (so the cap counts rows
+        on the same clock that stamped them), else the wall clock.
     :param in_flight_for: how long a ``pending`` row claimed by *another* task counts as a
         send in progress (skipped here) rather than a crashed one (unknown).
     """
@@ -118,7 +120,7 @@ class GuardedSender:
         *,
         daily_limit: int | None = caps.DEFAULT_DAILY_LIMIT,
         on_unknown: str = "fail",
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
         in_flight_for: timedelta = timedelta(minutes=15),
     ) -> None:
         if on_unknown not in ON_UNKNOWN:
@@ -129,7 +131,7 @@ class GuardedSender:
         self.ledger = ledger
         self.daily_limit = daily_limit or None
         self.on_unknown = on_unknown
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (ledger.clock if ledger is not None else utc_now)
         self.in_flight_for = in_flight_for
 
     def send(

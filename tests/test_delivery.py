@@ -27,9 +27,24 @@ class FakeApi:
         return {"success": True, "recipientProfileUrn": f"urn:li:fsd_profile:{request.recipient}"}
 
 
+class FakeClock:
+    """One settable clock shared by the ledger and the senders, as in production."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 @pytest.fixture
-def store(tmp_path):
-    ledger = SendLedger.sqlite(tmp_path / "l.sqlite")
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+def store(tmp_path, clock):
+    ledger = SendLedger.sqlite(tmp_path / "l.sqlite", clock=clock)
     yield ledger
     ledger.close()
 
@@ -43,7 +58,6 @@ def spec(name: str = "ann", account: str = "acct") -> NewSend:
 
 
 def sender(api, store, **kwargs) -> GuardedSender:
-    kwargs.setdefault("clock", lambda: NOW)
     return GuardedSender(api, store, **kwargs)
 
 
@@ -104,14 +118,14 @@ def test_invalid_on_unknown_policy():
         GuardedSender(FakeApi(), None, on_unknown="retry")
 
 
-def test_daily_cap_counts_the_ledger_and_names_the_reset(store):
+def test_daily_cap_counts_the_ledger_and_names_the_reset(store, clock):
     api = FakeApi()
     guard = sender(api, store, daily_limit=2)
     guard.send(request("a"), spec("a"))
     guard.send(request("b"), spec("b"))
     with pytest.raises(WaitRequired) as info:
         guard.send(request("c"), spec("c"))
-    assert info.value.reset_at == datetime(2026, 11, 27, tzinfo=timezone.utc)
+    assert info.value.reset_at == datetime(2026, 11, 27, tzinfo=timezone.utc)  # NOW's next midnight
     assert "Daily limit of 2" in info.value.reason
     assert api.sent == ["a", "b"]
     # Another account has its own cap; a new sender re-counts from the ledger.
@@ -121,8 +135,8 @@ def test_daily_cap_counts_the_ledger_and_names_the_reset(store):
     # Already-sent keys are skipped even when the cap is reached.
     assert sender(api, store, daily_limit=2).send(request("a"), spec("a")).status == "skipped"
     # Tomorrow the cap is free again.
-    tomorrow = sender(api, store, daily_limit=2, clock=lambda: NOW + timedelta(days=1))
-    assert tomorrow.send(request("d"), spec("d")).status == "sent"
+    clock.now = NOW + timedelta(days=1)
+    assert sender(api, store, daily_limit=2).send(request("d"), spec("d")).status == "sent"
 
 
 def test_no_cap_without_a_limit(store):
@@ -152,15 +166,14 @@ def test_without_a_ledger_it_just_sends(store):
     assert api.sent == ["ann", "ann"]
 
 
-def test_a_fresh_claim_by_another_task_is_in_flight_not_unknown(store):
+def test_a_fresh_claim_by_another_task_is_in_flight_not_unknown(store, clock):
     other = NewSend("key-ann", "acct", "ann", dag_id="d", task_id="other", run_id="r", map_index=-1)
     store.claim(other)
     mine = NewSend("key-ann", "acct", "ann", dag_id="d", task_id="mine", run_id="r", map_index=-1)
-    real_now = datetime.now(timezone.utc)
-    fresh = sender(FakeApi(), store, clock=lambda: real_now).send(request(), mine)
+    fresh = sender(FakeApi(), store).send(request(), mine)
     assert fresh.status == "in_flight" and "another task (d/other/r)" in fresh.reason
-    later = real_now + timedelta(hours=1)
-    stale = sender(FakeApi(), store, clock=lambda: later).send(request(), mine)
+    clock.now = NOW + timedelta(hours=1)
+    stale = sender(FakeApi(), store).send(request(), mine)
     assert stale.status == "unknown" and "still pending" in stale.reason
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_connectsafely.clock import Clock, utc_now
 from airflow_provider_connectsafely.ledger.records import (
     FAILED,
     PENDING,
@@ -32,10 +33,6 @@ _CHUNK = 900
 _MAX_ERROR = 2000
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
@@ -44,14 +41,17 @@ class SendLedger:
     """A durable table of sends keyed by dedupe key.
 
     :param engine: a SQLAlchemy engine (SQLite or PostgreSQL tested).
+    :param clock: what stamps the rows and what the daily cap counts from; the wall clock
+        by default (tests pass their own).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
         self.engine = engine
+        self.clock = clock
         self._schema_ready = False
 
     @classmethod
-    def from_url(cls, url: str, **engine_kwargs: Any) -> SendLedger:
+    def from_url(cls, url: str, *, clock: Clock = utc_now, **engine_kwargs: Any) -> SendLedger:
         """Open a ledger at a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``)."""
         from sqlalchemy import create_engine, event
 
@@ -59,14 +59,14 @@ class SendLedger:
         if engine.dialect.name == "sqlite":
             _check_sqlite_version()
             event.listen(engine, "connect", _sqlite_pragmas)
-        return cls(engine)
+        return cls(engine, clock=clock)
 
     @classmethod
-    def sqlite(cls, path: str | Path) -> SendLedger:
+    def sqlite(cls, path: str | Path, *, clock: Clock = utc_now) -> SendLedger:
         """A SQLite ledger file (WAL journal, 30 s busy timeout), its folder created if needed."""
         file = Path(path)
         file.parent.mkdir(parents=True, exist_ok=True)
-        return cls.from_url(f"sqlite:///{file}")
+        return cls.from_url(f"sqlite:///{file}", clock=clock)
 
     def __repr__(self) -> str:
         return f"SendLedger({self.describe()})"
@@ -149,7 +149,7 @@ class SendLedger:
 
         self.ensure_schema()
         token = str(uuid.uuid4())
-        now = _now()
+        now = self.clock()
         values = {
             "dedupe_key": send.dedupe_key,
             "state": PENDING,
@@ -237,7 +237,7 @@ class SendLedger:
                 state=state,
                 retryable=state == FAILED,
                 error=f"resolved by hand: {note}" if note else "resolved by hand",
-                updated_at=_now(),
+                updated_at=self.clock(),
             )
         )
         with self.engine.begin() as conn:
@@ -252,7 +252,7 @@ class SendLedger:
             update(sends)
             .where(sends.c.dedupe_key == dedupe_key)
             .where(sends.c.claim_token == token)
-            .values(updated_at=_now(), **values)
+            .values(updated_at=self.clock(), **values)
         )
         with self.engine.begin() as conn:
             if conn.execute(query).rowcount != 1:
