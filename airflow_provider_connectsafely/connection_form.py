@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_connectsafely import defaults
+
 CONN_TYPE = "connectsafely"
 HOOK_NAME = "ConnectSafely"
 HOOK_CLASS = "airflow_provider_connectsafely.hooks.connectsafely.ConnectSafelyHook"
-DEFAULT_HOST = "https://api.connectsafely.ai"
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ HIDDEN_FIELDS = ["login", "schema", "port", "extra"]
 RELABELING = {"password": "API Key", "host": "Base URL"}
 STANDARD_PLACEHOLDERS = {
     "password": "your ConnectSafely API key",
-    "host": DEFAULT_HOST,
+    "host": defaults.BASE_URL,
 }
 EXTRA_FIELDS: dict[str, ExtraField] = {
     "account_id": ExtraField(

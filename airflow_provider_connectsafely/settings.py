@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_connectsafely import errors
-from airflow_provider_connectsafely.client import DEFAULT_TIMEOUT, normalize_base_url
+from airflow_provider_connectsafely import defaults
+from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely.api.client import normalize_base_url
 from airflow_provider_connectsafely.connection_form import CONN_TYPE
 
 
@@ -24,7 +25,7 @@ class ConnectionSettings:
     api_key: str
     base_url: str
     account_id: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = defaults.TIMEOUT
     verify: bool | str = True
     ledger_conn_id: str | None = None
     daily_limit: int | None = None
@@ -65,7 +66,7 @@ class ConnectionSettings:
             api_key=password.strip(),
             base_url=base_url,
             account_id=(str(_extra(extra, "account_id") or "").strip() or None),
-            timeout=_positive_number(conn_id, "timeout", _extra(extra, "timeout"), DEFAULT_TIMEOUT),
+            timeout=_positive_number(conn_id, "timeout", _extra(extra, "timeout"), defaults.TIMEOUT),
             verify=_verify(conn_id, _extra(extra, "verify")),
             ledger_conn_id=(str(_extra(extra, "ledger_conn_id") or "").strip() or None),
             daily_limit=_daily_limit(conn_id, _extra(extra, "daily_limit")),

@@ -162,8 +162,8 @@ def _child(args: argparse.Namespace) -> None:
         import requests
         from airflow.providers.http.hooks.http import HttpHook
 
+        from airflow_provider_connectsafely.api.models import MessageRequest
         from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
-        from airflow_provider_connectsafely.models import MessageRequest
 
         request = MessageRequest.build(message=MESSAGE, recipient_profile_id=RECIPIENT)
         body, path = request.to_body(), request.path

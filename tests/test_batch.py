@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import pytest
 from conftest import connection_json, load_dag, task_results
 
-from airflow_provider_connectsafely import caps
 from airflow_provider_connectsafely.compat import AirflowException, AirflowFailException, TaskDeferred
 from airflow_provider_connectsafely.operators.messaging import (
     SendLinkedInMessageBatchOperator,
     SendLinkedInMessageOperator,
 )
+from airflow_provider_connectsafely.outreach import caps
 
 
 def fake_context(

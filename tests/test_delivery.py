@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_connectsafely import errors
-from airflow_provider_connectsafely.delivery import GuardedSender, WaitRequired
+from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely.api.models import MessageRequest
 from airflow_provider_connectsafely.ledger import FAILED, SENT, UNKNOWN, NewSend
 from airflow_provider_connectsafely.ledger.store import SendLedger
-from airflow_provider_connectsafely.models import MessageRequest
+from airflow_provider_connectsafely.outreach.delivery import GuardedSender, WaitRequired
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
 

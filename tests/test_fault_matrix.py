@@ -37,13 +37,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from task_logs import by_task, captured_task_logs
 
-from airflow_provider_connectsafely import client as client_module
-from airflow_provider_connectsafely import compat, errors, responses
+from airflow_provider_connectsafely import compat
+from airflow_provider_connectsafely.api import client as client_module
+from airflow_provider_connectsafely.api import errors, responses
+from airflow_provider_connectsafely.api.retry import RetryPolicy
 from airflow_provider_connectsafely.emulator import EmulatorServer
 from airflow_provider_connectsafely.emulator.faults import CATALOGUE, ERROR_SHAPES
 from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
 from airflow_provider_connectsafely.ledger.store import SendLedger
-from airflow_provider_connectsafely.retry import RetryPolicy
 
 IDS = [case.id for case in CASES]
 # The outcomes a send may end in: success, or one of these typed errors.

@@ -7,9 +7,9 @@ import json
 import pytest
 from conftest import API_KEY, connection_json
 
-from airflow_provider_connectsafely import errors
+from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely.api.retry import RetryPolicy
 from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
-from airflow_provider_connectsafely.retry import RetryPolicy
 
 
 def test_hook_identity():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
-from airflow_provider_connectsafely.models import (
+from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
+from airflow_provider_connectsafely.api.models import (
     SEND_PATH,
     SEND_WITH_TYPING_PATH,
     MessageLimits,

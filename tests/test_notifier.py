@@ -12,7 +12,7 @@ from importlib.metadata import version
 import pytest
 from conftest import API_KEY, REPO, connection_json, load_dag, task_results
 
-from airflow_provider_connectsafely.errors import AuthenticationError, ConnectSafelyValidationError
+from airflow_provider_connectsafely.api.errors import AuthenticationError, ConnectSafelyValidationError
 from airflow_provider_connectsafely.get_provider_info import get_provider_info
 from airflow_provider_connectsafely.notifications.connectsafely import (
     ConnectSafelyNotifier,
@@ -44,7 +44,7 @@ def test_import_is_cheap_and_reads_no_connection():
         "from airflow_provider_connectsafely.notifications.connectsafely import ConnectSafelyNotifier\n"
         "n = ConnectSafelyNotifier(message='m', recipient_profile_id='x', connectsafely_conn_id='nope')\n"
         "added = set(sys.modules) - before\n"
-        "heavy = {'requests', 'urllib3', 'airflow_provider_connectsafely.client',\n"
+        "heavy = {'requests', 'urllib3', 'airflow_provider_connectsafely.api.client',\n"
         "         'airflow_provider_connectsafely.hooks.connectsafely'} & added\n"
         "assert not heavy, heavy\n"
         "assert 'hook' not in vars(n)\n"

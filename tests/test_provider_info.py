@@ -102,7 +102,7 @@ def test_settings_base_url(host, schema, port, expected):
     ],
 )
 def test_settings_reject_bad_extras(extra, message):
-    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
+    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
 
     with pytest.raises(ConnectSafelyConfigError, match=message):
         ConnectionSettings.from_fields("c", password="k" * 10, host=None, port=None, schema=None, extra=extra)
@@ -127,7 +127,7 @@ def test_settings_read_plain_and_prefixed_extras():
 
 @pytest.mark.parametrize("host", ["http://api.example.com", "ftp://x", "https://user:pw@host"])
 def test_settings_refuse_unsafe_urls(host):
-    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
+    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
 
     with pytest.raises(ConnectSafelyConfigError, match="Connection 'c'"):
         ConnectionSettings.from_fields("c", password="k" * 10, host=host, port=None, schema=None, extra={})

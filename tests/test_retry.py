@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from airflow_provider_connectsafely import errors
-from airflow_provider_connectsafely.retry import (
+from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely.api.retry import (
     ConnectFailureHandler,
     RateLimitHandler,
     RetryPolicy,

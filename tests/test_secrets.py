@@ -31,13 +31,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from task_logs import captured_task_logs, files_containing
 
-from airflow_provider_connectsafely import client as client_module
-from airflow_provider_connectsafely import errors
-from airflow_provider_connectsafely.client import ConnectSafelyClient, is_loopback, normalize_base_url
+from airflow_provider_connectsafely.api import client as client_module
+from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely.api.client import ConnectSafelyClient, is_loopback, normalize_base_url
+from airflow_provider_connectsafely.api.models import MessageRequest
 from airflow_provider_connectsafely.compat import AirflowFailException
 from airflow_provider_connectsafely.emulator import EmulatorServer
 from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
-from airflow_provider_connectsafely.models import MessageRequest
 from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessageOperator
 
 CANARY = "cs-canary-7Q2x9Lk4Vd"  # the key under test: distinctive, unlikely anywhere else

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_connectsafely import connection_form
+from airflow_provider_connectsafely import connection_form, defaults
 
 if TYPE_CHECKING:
-    from airflow_provider_connectsafely.client import ConnectSafelyClient
-    from airflow_provider_connectsafely.models import MessageLimits, MessageRequest
-    from airflow_provider_connectsafely.retry import RetryPolicy
+    from airflow_provider_connectsafely.api.client import ConnectSafelyClient
+    from airflow_provider_connectsafely.api.models import MessageLimits, MessageRequest
+    from airflow_provider_connectsafely.api.retry import RetryPolicy
     from airflow_provider_connectsafely.settings import ConnectionSettings
 
 
@@ -26,13 +26,13 @@ class ConnectSafelyHook(BaseHook):
     :param connectsafely_conn_id: the Airflow connection to use.
     :param timeout: read timeout in seconds; overrides the connection's ``timeout`` extra.
     :param max_rate_limit_wait: longest 429 wait (seconds) to sit out in-process; a later
-        reset raises :class:`~airflow_provider_connectsafely.errors.RateLimitError`.
+        reset raises :class:`~airflow_provider_connectsafely.api.errors.RateLimitError`.
     :param retry_policy: full control over in-process retries (overrides ``max_rate_limit_wait``).
     :param message_limits: length limits, e.g. ``{"normal": 8000, "inmail": 1900, "subject": 200}``.
     """
 
     conn_name_attr = "connectsafely_conn_id"
-    default_conn_name = "connectsafely_default"
+    default_conn_name = defaults.CONN_ID
     conn_type = connection_form.CONN_TYPE
     hook_name = connection_form.HOOK_NAME
 
@@ -41,7 +41,7 @@ class ConnectSafelyHook(BaseHook):
         connectsafely_conn_id: str = default_conn_name,
         *,
         timeout: float | None = None,
-        max_rate_limit_wait: float = 60.0,
+        max_rate_limit_wait: float = defaults.MAX_RATE_LIMIT_WAIT,
         retry_policy: RetryPolicy | None = None,
         message_limits: MessageLimits | dict[str, int] | None = None,
         **kwargs: Any,
@@ -66,8 +66,8 @@ class ConnectSafelyHook(BaseHook):
         """The connection's settings, read once; the API key is masked in logs from here on."""
         from airflow.sdk.log import mask_secret
 
+        from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
         from airflow_provider_connectsafely.compat import AirflowNotFoundException  # 3.1: not in the SDK
-        from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
         from airflow_provider_connectsafely.settings import ConnectionSettings
 
         try:
@@ -100,8 +100,8 @@ class ConnectSafelyHook(BaseHook):
     @cached_property
     def client(self) -> ConnectSafelyClient:
         """One client (one keep-alive session) per hook, built on first use."""
-        from airflow_provider_connectsafely.client import ConnectSafelyClient
-        from airflow_provider_connectsafely.retry import RetryPolicy
+        from airflow_provider_connectsafely.api.client import ConnectSafelyClient
+        from airflow_provider_connectsafely.api.retry import RetryPolicy
 
         settings = self.settings
         return ConnectSafelyClient(
@@ -131,7 +131,7 @@ class ConnectSafelyHook(BaseHook):
 
         :raises ConnectSafelyValidationError: naming the field and the fix.
         """
-        from airflow_provider_connectsafely.models import MessageRequest
+        from airflow_provider_connectsafely.api.models import MessageRequest
 
         return MessageRequest.build(
             message=message,
@@ -192,7 +192,7 @@ class ConnectSafelyHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the key with a read-only call (``GET /linkedin/accounts``); never sends."""
-        from airflow_provider_connectsafely.errors import ConnectSafelyError
+        from airflow_provider_connectsafely.api.errors import ConnectSafelyError
 
         try:
             answer = self.list_accounts()

@@ -48,8 +48,8 @@ def sqlalchemy_url(conn_id: str) -> str:
     from airflow.sdk.log import mask_secret
     from sqlalchemy.engine import URL, make_url
 
+    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
     from airflow_provider_connectsafely.compat import AirflowNotFoundException
-    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
 
     try:
         conn = BaseHook.get_connection(conn_id)

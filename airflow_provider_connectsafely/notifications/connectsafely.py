@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
+from airflow_provider_connectsafely import defaults
+
 if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
 
+    from airflow_provider_connectsafely.api.models import MessageRequest
     from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
-    from airflow_provider_connectsafely.models import MessageRequest
 
 
 class ConnectSafelyNotifier(BaseNotifier):
@@ -64,7 +66,7 @@ class ConnectSafelyNotifier(BaseNotifier):
         subject: str | None = None,
         message_type: str = "normal",
         account_id: str | None = None,
-        connectsafely_conn_id: str = "connectsafely_default",
+        connectsafely_conn_id: str = defaults.CONN_ID,
         context: Context | None = None,
     ) -> None:
         super().__init__(context=context)
@@ -110,7 +112,7 @@ class ConnectSafelyNotifier(BaseNotifier):
 
         :raises ConnectSafelyValidationError: naming the field and the fix, before any request.
         """
-        from airflow_provider_connectsafely.models import MESSAGE_FIELDS
+        from airflow_provider_connectsafely.api.models import MESSAGE_FIELDS
 
         return self.hook.build_request(**{name: getattr(self, name) for name in MESSAGE_FIELDS})
 

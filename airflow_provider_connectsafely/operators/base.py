@@ -11,17 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_connectsafely import defaults
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_connectsafely.delivery import GuardedSender, WaitRequired
-    from airflow_provider_connectsafely.errors import ConnectSafelyError
+    from airflow_provider_connectsafely.api.errors import ConnectSafelyError
+    from airflow_provider_connectsafely.api.models import MessageLimits
     from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
     from airflow_provider_connectsafely.ledger.store import SendLedger
-    from airflow_provider_connectsafely.models import MessageLimits, MessageRequest
+    from airflow_provider_connectsafely.outreach.delivery import GuardedSender, WaitRequired
 
 ON_LIMIT = ("defer", "skip", "fail")
-DEFAULT_MAX_DEFER = timedelta(hours=25)
 
 
 class ConnectSafelyBaseOperator(BaseOperator):
@@ -36,15 +37,15 @@ class ConnectSafelyBaseOperator(BaseOperator):
         *,
         message_type: str = "normal",
         account_id: str | None = None,
-        connectsafely_conn_id: str = "connectsafely_default",
+        connectsafely_conn_id: str = defaults.CONN_ID,
         ledger_conn_id: str | None = None,
         use_ledger: bool = True,
         on_unknown: str = "fail",
         daily_limit: int | None = None,
-        max_defer: timedelta | float = DEFAULT_MAX_DEFER,
+        max_defer: timedelta | float = defaults.MAX_DEFER,
         on_limit: str = "defer",
         message_limits: MessageLimits | dict[str, int] | None = None,
-        max_rate_limit_wait: float = 60.0,
+        max_rate_limit_wait: float = defaults.MAX_RATE_LIMIT_WAIT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -60,7 +61,7 @@ class ConnectSafelyBaseOperator(BaseOperator):
             raise ValueError(f"on_limit must be one of {ON_LIMIT}, got {on_limit!r}")
         if daily_limit is not None and (not isinstance(daily_limit, int) or daily_limit < 0):
             raise ValueError(f"daily_limit must be a whole number >= 0 (0: no cap), got {daily_limit!r}")
-        from airflow_provider_connectsafely.delivery import ON_UNKNOWN
+        from airflow_provider_connectsafely.outreach.delivery import ON_UNKNOWN
 
         if on_unknown not in ON_UNKNOWN:
             raise ValueError(f"on_unknown must be one of {ON_UNKNOWN}, got {on_unknown!r}")
@@ -91,14 +92,13 @@ class ConnectSafelyBaseOperator(BaseOperator):
         return ledger
 
     def _sender(self, ledger: SendLedger | None) -> GuardedSender:
-        from airflow_provider_connectsafely.caps import DEFAULT_DAILY_LIMIT
-        from airflow_provider_connectsafely.delivery import GuardedSender
+        from airflow_provider_connectsafely.outreach.delivery import GuardedSender
 
         limit = self.daily_limit
         if limit is None:
             limit = self.hook.settings.daily_limit
         if limit is None:
-            limit = DEFAULT_DAILY_LIMIT
+            limit = defaults.DAILY_LIMIT
         return GuardedSender(self.hook.send_request, ledger, daily_limit=limit, on_unknown=self.on_unknown)
 
     def _pause(self, wait: WaitRequired, deferred_since: str | None) -> None:
@@ -166,11 +166,6 @@ def run_ids(context: Context) -> tuple[str, str, str, int] | None:
         return None
     map_index = getattr(ti, "map_index", -1)
     return ti.dag_id, ti.task_id, ti.run_id, -1 if map_index is None else int(map_index)
-
-
-def recipient_identity(request: MessageRequest) -> str:
-    """The recipient as it keys the ledger: profile IDs are case-insensitive on LinkedIn."""
-    return (request.recipient_profile_id or "").lower() or request.recipient_profile_urn or ""
 
 
 def to_airflow_error(exc: ConnectSafelyError) -> Exception:

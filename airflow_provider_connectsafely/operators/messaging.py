@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.operators.base import (
     ConnectSafelyBaseOperator,
-    recipient_identity,
     run_ids,
     to_airflow_error,
 )
@@ -19,9 +18,9 @@ from airflow_provider_connectsafely.operators.batch import SendLinkedInMessageBa
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_connectsafely.delivery import Outcome
+    from airflow_provider_connectsafely.api.models import MessageRequest
     from airflow_provider_connectsafely.ledger.records import NewSend
-    from airflow_provider_connectsafely.models import MessageRequest
+    from airflow_provider_connectsafely.outreach.delivery import Outcome
 
 __all__ = ["SendLinkedInMessageBatchOperator", "SendLinkedInMessageOperator", "to_airflow_error"]
 
@@ -104,9 +103,9 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         self.dedupe_key = dedupe_key
 
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any] | None:
-        from airflow_provider_connectsafely.delivery import WaitRequired
-        from airflow_provider_connectsafely.errors import ConnectSafelyError
-        from airflow_provider_connectsafely.models import MESSAGE_FIELDS
+        from airflow_provider_connectsafely.api.errors import ConnectSafelyError
+        from airflow_provider_connectsafely.api.models import MESSAGE_FIELDS
+        from airflow_provider_connectsafely.outreach.delivery import WaitRequired
 
         try:
             request = self.hook.build_request(
@@ -128,8 +127,8 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         return self._result(outcome)
 
     def _spec(self, context: Context, request: MessageRequest) -> NewSend | None:
-        from airflow_provider_connectsafely.delivery import account_key
         from airflow_provider_connectsafely.ledger.records import NewSend
+        from airflow_provider_connectsafely.outreach.delivery import account_key, recipient_identity
 
         ids = run_ids(context)
         key = (self.dedupe_key or "").strip() or None
@@ -155,8 +154,8 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         )
 
     def _result(self, outcome: Outcome) -> dict[str, Any] | None:
-        from airflow_provider_connectsafely import delivery
         from airflow_provider_connectsafely.compat import AirflowFailException, AirflowSkipException
+        from airflow_provider_connectsafely.outreach import delivery
 
         if outcome.status == delivery.SENT_NOW:
             answer = outcome.response or {}

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_connectsafely import caps, errors
+from airflow_provider_connectsafely import defaults
+from airflow_provider_connectsafely.api import errors
 from airflow_provider_connectsafely.clock import Clock, utc_now
 from airflow_provider_connectsafely.ledger.records import (
     DEFAULT_ACCOUNT,
@@ -20,21 +20,18 @@ from airflow_provider_connectsafely.ledger.records import (
     LedgerEntry,
     NewSend,
 )
+from airflow_provider_connectsafely.outreach import caps
+from airflow_provider_connectsafely.outreach.outcomes import FAILED, IN_FLIGHT, SKIPPED, Outcome
+from airflow_provider_connectsafely.outreach.outcomes import SENT as SENT_NOW
+from airflow_provider_connectsafely.outreach.outcomes import UNKNOWN as UNKNOWN_OUTCOME
 
 if TYPE_CHECKING:
+    from airflow_provider_connectsafely.api.models import MessageRequest
     from airflow_provider_connectsafely.ledger.store import SendLedger
-    from airflow_provider_connectsafely.models import MessageRequest
 
 log = logging.getLogger(__name__)
 
 ON_UNKNOWN = ("fail", "resend", "skip")
-# Outcome statuses
-SENT_NOW = "sent"
-SKIPPED = "skipped"  # already sent under this key: safe to treat as contacted
-IN_FLIGHT = "in_flight"  # another task holds the key and is sending right now
-FAILED = "failed"
-UNKNOWN_OUTCOME = "unknown"
-
 _UNSET: Any = object()
 
 
@@ -51,41 +48,14 @@ class WaitRequired(Exception):
         self.reason = reason
 
 
-@dataclass
-class Outcome:
-    """How one send ended.
-
-    :param status: ``sent``, ``skipped`` (already sent), ``in_flight`` (another task is
-        sending it now), ``failed`` or ``unknown``.
-    :param recipient: the recipient as sent.
-    :param dedupe_key: the ledger key, if the ledger was used.
-    :param response: the API's answer (recorded one when skipped as already sent).
-    :param reason: why it was skipped, failed or is unknown.
-    :param error: the provider error behind a failure.
-    """
-
-    status: str
-    recipient: str
-    dedupe_key: str | None = None
-    response: dict[str, Any] | None = None
-    reason: str | None = None
-    error: errors.ConnectSafelyError | None = field(default=None, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"recipient": self.recipient, "status": self.status}
-        if self.dedupe_key:
-            data["dedupe_key"] = self.dedupe_key
-        if self.response and self.response.get("recipientProfileUrn"):
-            data["recipientProfileUrn"] = self.response["recipientProfileUrn"]
-        if self.reason:
-            data["reason"] = self.reason
-        if self.error is not None:
-            data["error_type"] = type(self.error).__name__
-        return data
-
-
 def account_key(request: MessageRequest) -> str:
+    """The account a send counts against in the ledger (``default`` when unnamed)."""
     return request.account_id or DEFAULT_ACCOUNT
+
+
+def recipient_identity(request: MessageRequest) -> str:
+    """The recipient as it keys the ledger: profile IDs are case-insensitive on LinkedIn."""
+    return (request.recipient_profile_id or "").lower() or request.recipient_profile_urn or ""
 
 
 def unresolved_reason(entry: LedgerEntry) -> str:
@@ -118,10 +88,10 @@ class GuardedSender:
         send: Callable[[MessageRequest], dict[str, Any]],
         ledger: SendLedger | None,
         *,
-        daily_limit: int | None = caps.DEFAULT_DAILY_LIMIT,
+        daily_limit: int | None = defaults.DAILY_LIMIT,
         on_unknown: str = "fail",
         clock: Clock | None = None,
-        in_flight_for: timedelta = timedelta(minutes=15),
+        in_flight_for: timedelta = defaults.IN_FLIGHT_FOR,
     ) -> None:
         if on_unknown not in ON_UNKNOWN:
             raise errors.ConnectSafelyValidationError(

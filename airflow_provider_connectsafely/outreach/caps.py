@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-#: ConnectSafely's documented default: 150 messages per account per day.
-DEFAULT_DAILY_LIMIT = 150
-
 
 def window(now: datetime) -> tuple[datetime, datetime]:
     """The cap's current window: from 00:00 UTC today to 00:00 UTC tomorrow."""

@@ -15,17 +15,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_connectsafely import __version__, errors, responses
-from airflow_provider_connectsafely.retry import RetryPolicy
+from airflow_provider_connectsafely import __version__, defaults
+from airflow_provider_connectsafely.api import errors, responses
+from airflow_provider_connectsafely.api.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import requests
 
-    from airflow_provider_connectsafely.models import MessageRequest
+    from airflow_provider_connectsafely.api.models import MessageRequest
 
-DEFAULT_BASE_URL = "https://api.connectsafely.ai"
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_CONNECT_TIMEOUT = 10.0
 USER_AGENT = f"airflow-provider-connectsafely/{__version__}"
 ACCOUNTS_PATH = "/linkedin/accounts"
 
@@ -37,7 +35,7 @@ def normalize_base_url(value: str | None) -> str:
 
     :raises ConnectSafelyConfigError: for an unusable URL.
     """
-    text = (value or "").strip() or DEFAULT_BASE_URL
+    text = (value or "").strip() or defaults.BASE_URL
     if "://" not in text:
         text = f"https://{text}"
     shown = repr(text) if "@" not in text else "(not shown: it contains credentials)"
@@ -50,7 +48,7 @@ def normalize_base_url(value: str | None) -> str:
     # urllib3 (which connects): refuse them rather than check one host and connect to another.
     if parts is None or "\\" in text or any(ch.isspace() or not ch.isprintable() for ch in text):
         raise errors.ConnectSafelyConfigError(
-            f"Base URL {shown} is not a valid URL. Fix: set the connection's host to e.g. {DEFAULT_BASE_URL}"
+            f"Base URL {shown} is not a valid URL. Fix: set the connection's host to e.g. {defaults.BASE_URL}"
         )
     if parts.username or parts.password:
         raise errors.ConnectSafelyConfigError(
@@ -60,7 +58,7 @@ def normalize_base_url(value: str | None) -> str:
     if scheme not in ("http", "https") or not parts.hostname:
         raise errors.ConnectSafelyConfigError(
             f"Base URL {text!r} is not an http(s) URL. Fix: set the connection's host to e.g. "
-            f"{DEFAULT_BASE_URL}"
+            f"{defaults.BASE_URL}"
         )
     if scheme == "http" and not is_loopback(parts.hostname):
         raise errors.ConnectSafelyConfigError(
@@ -96,8 +94,8 @@ class ConnectSafelyClient:
         api_key: str,
         base_url: str | None = None,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
-        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        timeout: float = defaults.TIMEOUT,
+        connect_timeout: float = defaults.CONNECT_TIMEOUT,
         verify: bool | str = True,
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
@@ -118,7 +116,7 @@ class ConnectSafelyClient:
     def session(self) -> requests.Session:
         import requests
 
-        from airflow_provider_connectsafely.auth import BearerAuth
+        from airflow_provider_connectsafely.api.auth import BearerAuth
 
         session = requests.Session()
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
@@ -247,7 +245,7 @@ class ConnectSafelyClient:
         except requests.exceptions.InvalidURL as exc:
             raise errors.ConnectSafelyConfigError(
                 f"Base URL {self.base_url!r} cannot be used ({type(exc).__name__}). Fix: set the "
-                f"connection's host to e.g. {DEFAULT_BASE_URL}"
+                f"connection's host to e.g. {defaults.BASE_URL}"
             ) from exc
         except requests.exceptions.RequestException as exc:
             # Anything else requests may raise: not provably unsent, so never retried.

@@ -20,6 +20,8 @@ class ConnectSafelyError(Exception):
     delivered: bool | None = False
     #: ``True`` when running the same send again later may succeed.
     retryable: bool = False
+    #: ``True`` when no other recipient can succeed either: a batch stops at once.
+    stops_batch: bool = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -28,6 +30,8 @@ class ConnectSafelyError(Exception):
 
 class ConnectSafelyConfigError(ConnectSafelyError):
     """The connection settings are unusable (missing API key, plain http to a remote host...)."""
+
+    stops_batch = True
 
 
 class ConnectSafelyValidationError(ConnectSafelyError, ValueError):
@@ -68,9 +72,13 @@ class BadRequestError(ConnectSafelyAPIError):
 class AuthenticationError(ConnectSafelyAPIError):
     """401: the API key is wrong, revoked or missing."""
 
+    stops_batch = True
+
 
 class PermissionDeniedError(ConnectSafelyAPIError):
     """403: no active subscription, trial expired, or not allowed to message this person."""
+
+    stops_batch = True
 
 
 class NotFoundError(ConnectSafelyAPIError):

@@ -1,0 +1,304 @@
+"""One message to many recipients, at most once each: the loop below the batch operator.
+
+No Airflow imports here. The operator renders and validates every recipient into a
+:class:`BatchItem`; :class:`BatchRun` sends them in order through a
+:class:`~airflow_provider_connectsafely.outreach.delivery.GuardedSender`, paced, with
+progress lines, and stops at once on an error no other recipient can get past.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_connectsafely.ledger.records import SENT as LEDGER_SENT
+from airflow_provider_connectsafely.ledger.records import NewSend
+from airflow_provider_connectsafely.outreach import outcomes as status
+from airflow_provider_connectsafely.outreach.delivery import account_key, recipient_identity
+from airflow_provider_connectsafely.outreach.outcomes import Outcome, counts, counts_text
+
+if TYPE_CHECKING:
+    from airflow_provider_connectsafely.api.errors import ConnectSafelyError
+    from airflow_provider_connectsafely.api.models import MessageRequest
+    from airflow_provider_connectsafely.ledger.records import LedgerEntry
+    from airflow_provider_connectsafely.outreach.delivery import GuardedSender
+
+#: Where a recipient dict may name its recipient, in the order they are read.
+RECIPIENT_KEYS = ("recipient_profile_id", "recipient_profile_urn", "profile_url")
+#: Failed or unknown recipients logged one by one at WARNING; the rest are counted.
+PROBLEMS_LOGGED = 20
+
+RunIds = tuple[str, str, str, int]
+
+
+@dataclass
+class BatchItem:
+    """One recipient, rendered and validated, or with the reason it is invalid.
+
+    :param index: position in the input.
+    :param recipient: the recipient as shown in outcomes.
+    :param request: the validated request, when valid.
+    :param key: its dedupe key in the ledger, when valid.
+    :param error: why it is invalid.
+    """
+
+    index: int
+    recipient: str
+    request: MessageRequest | None = None
+    key: str | None = None
+    error: ConnectSafelyError | None = None
+
+
+def prepare_items(
+    rows: list[Any],
+    render: Callable[[dict[str, Any]], tuple[str, str | None]],
+    *,
+    campaign: str,
+    message_type: str = "normal",
+    account_id: str | None = None,
+    limits: Any = None,
+) -> list[BatchItem]:
+    """Render and validate every row before anything is sent: an invalid row becomes an
+    item with its error (reported as failed), never a reason to stop the batch.
+
+    :param rows: dicts with a recipient field (see :data:`RECIPIENT_KEYS`) and any
+        personalisation fields; a plain string is a profile ID or URL.
+    :param render: the recipient's dict to its ``(message, subject)``.
+    :param campaign: the dedupe scope: one message per campaign and recipient, ever.
+    :param message_type: ``normal`` or ``inmail``.
+    :param account_id: the LinkedIn account to send from (None: the API's default).
+    :param limits: length limits for the request model.
+    """
+    from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
+    from airflow_provider_connectsafely.api.models import MessageRequest
+
+    items = []
+    for index, row in enumerate(rows):
+        data = {"recipient_profile_id": row} if isinstance(row, str) else row
+        item = BatchItem(index, describe_recipient(data))
+        items.append(item)
+        try:
+            if not isinstance(data, dict):
+                raise ConnectSafelyValidationError(
+                    "recipients", f"item {index} is {type(data).__name__}", "give a dict per recipient"
+                )
+            message, subject = render(data)
+            request = MessageRequest.build(
+                message=message,
+                recipient_profile_id=data.get("recipient_profile_id") or data.get("profile_url"),
+                recipient_profile_urn=data.get("recipient_profile_urn"),
+                subject=subject,
+                message_type=message_type,
+                account_id=account_id,
+                limits=limits,
+            )
+        except ConnectSafelyValidationError as exc:
+            item.error = exc
+            continue
+        except Exception as exc:  # a template error is this recipient's problem, not the batch's
+            item.error = ConnectSafelyValidationError(
+                "message", f"rendering failed for item {index}: {exc}", "check the template's variables"
+            )
+            continue
+        item.request = request
+        item.recipient = request.recipient
+        item.key = f"campaign:{campaign}:{recipient_identity(request)}"
+    return items
+
+
+def describe_recipient(data: Any) -> str:
+    """A short name for a recipient row, for outcomes and logs."""
+    if isinstance(data, dict):
+        for key in RECIPIENT_KEYS:
+            if data.get(key):
+                return str(data[key])
+    return repr(data)[:80]
+
+
+@dataclass
+class BatchRun:
+    """Sends a batch through ``sender``, in order.
+
+    :param sender: checks the ledger and the cap, sends, records.
+    :param use_ledger: False sends without dedupe keys.
+    :param on_unknown: the sender's policy for earlier unknown outcomes.
+    :param run: ``(dag_id, task_id, run_id, map_index)`` of the running task, or None.
+    :param min_interval: seconds between two requests, randomised by ``jitter``.
+    :param jitter: fraction of ``min_interval`` added or removed at random.
+    :param progress_every: log progress at least every this many seconds.
+    :param log: where progress and problems are logged.
+    :param sleep: how to wait between sends (tests pass a fake).
+    """
+
+    sender: GuardedSender | None
+    use_ledger: bool = True
+    on_unknown: str = "fail"
+    run: RunIds | None = None
+    min_interval: float = 0.0
+    jitter: float = 0.25
+    progress_every: float = 30.0
+    log: logging.Logger | Any = field(default_factory=lambda: logging.getLogger(__name__))
+    sleep: Callable[[float], None] = time.sleep
+
+    def send_all(self, items: list[BatchItem], known: dict[str, LedgerEntry]) -> list[Outcome]:
+        """Send to every valid item once; ``known`` holds the items' ledger rows, read in bulk.
+
+        :raises WaitRequired: the cap is reached or the API asks to wait; what was sent is
+            in the ledger, so running again resumes where this stopped.
+        """
+        assert self.sender is not None
+        progress = _Progress(len(items), self.progress_every, self.log)
+        done: list[Outcome] = []
+        last_attempt: float | None = None
+        for position, item in enumerate(items):
+            if item.error is not None or item.request is None or item.key is None:
+                done.append(invalid(item))
+                progress.step(status.FAILED)
+                continue
+            entry = known.get(item.key)
+            if self._sent_by_this_task(entry):
+                assert entry is not None
+                done.append(
+                    Outcome(status.SENT, item.recipient, item.key, entry.response, "sent by an earlier try")
+                )
+                progress.step(status.SENT)
+                continue
+            if self._may_send(entry) and last_attempt is not None:
+                self._pace(last_attempt)
+            outcome = self.sender.send(item.request, self._spec(item) if self.use_ledger else None, entry)
+            done.append(outcome)
+            progress.step(outcome.status)
+            if outcome.status == status.SENT or outcome.error is not None:
+                last_attempt = time.monotonic()
+            if outcome.stops_batch:
+                done.extend(
+                    Outcome(status.NOT_ATTEMPTED, rest.recipient, reason="batch stopped")
+                    for rest in items[position + 1 :]
+                )
+                break
+        return done
+
+    def dry_run(self, items: list[BatchItem], known: dict[str, LedgerEntry]) -> list[Outcome]:
+        """What :meth:`send_all` would do now, sending and recording nothing."""
+        done = []
+        for item in items:
+            entry = known.get(item.key or "")
+            if item.error is not None or item.request is None:
+                done.append(invalid(item))
+            elif entry is not None and entry.state == LEDGER_SENT:
+                done.append(Outcome(status.SKIPPED, item.recipient, reason="already sent"))
+            else:
+                done.append(Outcome(status.WOULD_SEND, item.recipient, message=item.request.message))
+        return done
+
+    def counts_as_failure(self, outcome: Outcome) -> bool:
+        """Failed or unknown; an earlier attempt's unknown outcome is not this run's failure
+        when the user chose ``on_unknown='skip'``."""
+        if outcome.status == status.FAILED:
+            return True
+        if outcome.status != status.UNKNOWN:
+            return False
+        return self.on_unknown != "skip" or outcome.error is not None
+
+    def report(self, done: list[Outcome], *, dry_run: bool = False) -> dict[str, Any]:
+        """Log the summary and every problem (bounded); return the summary and outcomes."""
+        summary: dict[str, Any] = {"total": len(done), "dry_run": dry_run, **counts(done)}
+        self.log.info(
+            "Batch finished: %d recipient(s): %s", len(done), counts_text(summary) or "nothing to do"
+        )
+        problems = [o for o in done if o.status in (status.FAILED, status.UNKNOWN)]
+        for outcome in problems[:PROBLEMS_LOGGED]:
+            self.log.warning("Recipient %s: %s: %s", outcome.recipient, outcome.status, outcome.reason)
+        if len(problems) > PROBLEMS_LOGGED:
+            self.log.warning(
+                "... and %d more failed or unknown recipient(s); every outcome is in the task's XCom",
+                len(problems) - PROBLEMS_LOGGED,
+            )
+        return {"summary": summary, "outcomes": [o.to_dict() for o in done]}
+
+    def _sent_by_this_task(self, entry: LedgerEntry | None) -> bool:
+        """Sent by this same task and run before a deferral, retry or crash."""
+        return (
+            self.use_ledger
+            and entry is not None
+            and entry.state == LEDGER_SENT
+            and self.run is not None
+            and (entry.dag_id, entry.task_id, entry.run_id, entry.map_index) == self.run
+        )
+
+    def _may_send(self, entry: LedgerEntry | None) -> bool:
+        return (
+            entry is None
+            or entry.may_send_again
+            or (self.on_unknown == "resend" and entry.state != LEDGER_SENT)
+        )
+
+    def _pace(self, last_attempt: float) -> None:
+        """Space requests to the API; recipients skipped without a request cost no wait."""
+        if self.min_interval <= 0:
+            return
+        interval = max(0.0, self.min_interval * (1 + random.uniform(-self.jitter, self.jitter)))
+        wait = interval - (time.monotonic() - last_attempt)
+        if wait > 0:
+            self.sleep(wait)
+
+    def _spec(self, item: BatchItem) -> NewSend:
+        assert item.request is not None and item.key is not None
+        dag_id, task_id, run_id, map_index = self.run or (None, None, None, None)
+        return NewSend(
+            dedupe_key=item.key,
+            account=account_key(item.request),
+            recipient=item.request.recipient,
+            dag_id=dag_id,
+            task_id=task_id,
+            run_id=run_id,
+            map_index=map_index,
+        )
+
+
+def invalid(item: BatchItem) -> Outcome:
+    """The outcome of an item that failed rendering or validation (nothing was sent)."""
+    return Outcome(status.FAILED, item.recipient, reason=str(item.error), error=item.error)
+
+
+class _Progress:
+    """Logs count, percent, per-status totals and time left, at most every ``every`` seconds."""
+
+    def __init__(self, total: int, every: float, log: Any) -> None:
+        self.total = total
+        self.every = every
+        self.log = log
+        self.done = 0
+        self.counts: dict[str, int] = {}
+        self.started = self.last = time.monotonic()
+
+    def step(self, outcome_status: str) -> None:
+        self.done += 1
+        self.counts[outcome_status] = self.counts.get(outcome_status, 0) + 1
+        now = time.monotonic()
+        if now - self.last < self.every and self.done < self.total:
+            return
+        self.last = now
+        rate = self.done / max(now - self.started, 1e-9)
+        left = (self.total - self.done) / rate if rate else 0.0
+        self.log.info(
+            "Progress: %d/%d (%.0f%%) %s; about %s left",
+            self.done,
+            self.total,
+            100.0 * self.done / max(self.total, 1),
+            counts_text(self.counts),
+            _duration(left),
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 90:
+        return f"{seconds}s"
+    if seconds < 5400:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
