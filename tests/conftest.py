@@ -1,8 +1,13 @@
-"""Shared fixtures: an isolated AIRFLOW_HOME, the emulator over loopback, connections."""
+"""Fixtures for every suite: an isolated AIRFLOW_HOME, the emulator over loopback,
+connections, the send ledger on SQLite and PostgreSQL.
+
+Helpers live in ``tests/helpers`` (import ``helpers.<module>``). Nothing happens when this
+file is imported: the Airflow home is made in ``pytest_configure``, before any test module
+imports Airflow, which reads its configuration on first import.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -11,76 +16,59 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import postgres
+from helpers.connections import API_KEY, connection_json
+from helpers.paths import EXAMPLE_DAGS, TEST_DAGS
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE_DAGS = REPO / "example_dags"
-TEST_DAGS = Path(__file__).resolve().parent / "dags"
-API_KEY = "test-key-3f9a1c"
-
-# Airflow reads its configuration on first import: point it at a throwaway home first.
-_HOME = Path(tempfile.mkdtemp(prefix="connectsafely-airflow-"))
-_DAGS = _HOME / "dags"
-shutil.copytree(EXAMPLE_DAGS, _DAGS)
-shutil.copytree(TEST_DAGS, _DAGS, dirs_exist_ok=True)
-os.environ["AIRFLOW_HOME"] = str(_HOME)
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_DAGS)
-os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
-os.environ.pop("AIRFLOW_CONN_CONNECTSAFELY_DEFAULT", None)
-# Airflow puts the dags folder on sys.path; the example DAGs import helpers from it.
-sys.path.insert(0, str(_DAGS))
+_HOME: Path | None = None
 
 
-def pytest_sessionfinish(session, exitstatus):
-    shutil.rmtree(_HOME, ignore_errors=True)
+def pytest_addoption(parser):
+    parser.addoption(
+        "--travel-to",
+        metavar="ISO_DATE",
+        help="run the tests with the clock moved to this date (time-machine, ticking): proves "
+        "no test depends on today's date",
+    )
+
+
+def pytest_configure(config):
+    global _HOME
+    _HOME = Path(tempfile.mkdtemp(prefix="connectsafely-airflow-"))
+    dags = _HOME / "dags"
+    shutil.copytree(EXAMPLE_DAGS, dags)
+    shutil.copytree(TEST_DAGS, dags, dirs_exist_ok=True)
+    os.environ["AIRFLOW_HOME"] = str(_HOME)
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+    os.environ.pop("AIRFLOW_CONN_CONNECTSAFELY_DEFAULT", None)
+    # Airflow puts the dags folder on sys.path; the example DAGs import helpers from it.
+    sys.path.insert(0, str(dags))
+    when = config.getoption("--travel-to")
+    if when:
+        import time_machine
+
+        config._connectsafely_travel = time_machine.travel(when, tick=True)
+        config._connectsafely_travel.start()
+
+
+def pytest_unconfigure(config):
+    travel = getattr(config, "_connectsafely_travel", None)
+    if travel is not None:
+        travel.stop()
+    if _HOME is not None:
+        shutil.rmtree(_HOME, ignore_errors=True)
+
+
+def pytest_report_header(config):
+    when = config.getoption("--travel-to")
+    return f"clock moved to {when} (time-machine)" if when else None
 
 
 @pytest.fixture(scope="session")
 def dags_folder() -> Path:
-    return _DAGS
-
-
-def load_dag(dag_id: str, filename: str | None = None):
-    """Import a DAG from its file in the dags folder (``dag.test()`` needs that)."""
-    import importlib.util
-
-    path = _DAGS / (filename or f"{dag_id}.py")
-    spec = importlib.util.spec_from_file_location(f"dagfile_{path.stem}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag
-
-
-def task_results(dag_run) -> dict[tuple[str, int], tuple[str, object]]:
-    """``{(task_id, map_index): (state, return value)}`` of a finished ``dag.test()`` run."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        xcoms = {
-            (x.task_id, x.map_index): x.value
-            for x in session.query(XComModel).filter_by(
-                dag_id=dag_run.dag_id, run_id=dag_run.run_id, key="return_value"
-            )
-        }
-    return {
-        (ti.task_id, ti.map_index): (str(ti.state), xcoms.get((ti.task_id, ti.map_index)))
-        for ti in dag_run.get_task_instances()
-    }
-
-
-def rendered_fields(dag_run) -> dict[tuple[str, int], dict]:
-    from airflow.models.renderedtifields import RenderedTaskInstanceFields
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {
-            (r.task_id, r.map_index): r.rendered_fields
-            for r in session.query(RenderedTaskInstanceFields).filter_by(
-                dag_id=dag_run.dag_id, run_id=dag_run.run_id
-            )
-        }
+    return Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +80,7 @@ def airflow_db() -> Path:
         capture_output=True,
         env=os.environ.copy(),
     )
-    return _HOME
+    return Path(os.environ["AIRFLOW_HOME"])
 
 
 @pytest.fixture(scope="session")
@@ -111,13 +99,6 @@ def emulator(emulator_server):
     emulator_server.reset()
 
 
-def connection_json(url: str, key: str = API_KEY, **extra) -> str:
-    conn: dict = {"conn_type": "connectsafely", "host": url, "password": key}
-    if extra:
-        conn["extra"] = extra
-    return json.dumps(conn)
-
-
 @pytest.fixture
 def connection(emulator, monkeypatch):
     """``connectsafely_default`` pointing at the emulator, as an environment variable."""
@@ -127,43 +108,28 @@ def connection(emulator, monkeypatch):
 
 # -- PostgreSQL (Debian's cluster, started here when needed; see ../shared testing notes) ----
 
-PG_PASSWORD = "connectsafely-tests"
-
-
-def _pg_cluster() -> tuple[str, str, int, str] | None:
-    """(version, name, port, status) of the first Debian PostgreSQL cluster, if any."""
-    if not shutil.which("pg_lsclusters"):
-        return None
-    out = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) >= 4:
-            return parts[0], parts[1], int(parts[2]), parts[3]
-    return None
-
-
-_CLUSTER = _pg_cluster()
-_PG_PORT = _CLUSTER[2] if _CLUSTER else 5432
-
 
 @pytest.fixture(scope="session")
-def postgres_server():
+def postgres_server(request):
     """A running PostgreSQL on 127.0.0.1: Debian's cluster, started for this session and
     stopped afterwards if it was not running before."""
-    if _CLUSTER is None or os.geteuid() != 0:
+    found = postgres.cluster()
+    if found is None or os.geteuid() != 0:
         # Starting Debian's cluster and setting the postgres password need root.
-        why = "PostgreSQL is not installed" if _CLUSTER is None else "the PostgreSQL tests need root"
+        why = "PostgreSQL is not installed" if found is None else "the PostgreSQL tests need root"
         if os.environ.get("CI"):
             pytest.fail(f"{why}; `make test` installs Debian's postgresql (as root)")
         pytest.skip(f"{why} (run `make test` as root, which installs it)")
-    version, name, port, _status = _CLUSTER
+    version, name, port, status = found
     started = False
-    if _pg_cluster()[3] != "online":  # type: ignore[index]
+    if status != "online":
         subprocess.run(["pg_ctlcluster", version, name, "start"], check=True)
         started = True
-    sql = f"ALTER USER postgres PASSWORD '{PG_PASSWORD}'"
+    sql = f"ALTER USER postgres PASSWORD '{postgres.PASSWORD}'"
     subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-q", "-p", str(port), "-c", sql], check=True)
-    yield {"host": "127.0.0.1", "port": port, "user": "postgres", "password": PG_PASSWORD}
+    # pytest-postgresql's noproc fixture reads the port from the options when it starts.
+    request.config.option.postgresql_port = str(port)
+    yield {"host": "127.0.0.1", "port": port, "user": "postgres", "password": postgres.PASSWORD}
     if started:
         subprocess.run(["pg_ctlcluster", version, name, "stop"], check=False)
 
@@ -171,9 +137,12 @@ def postgres_server():
 def _pg_factories():
     from pytest_postgresql import factories
 
-    proc = factories.postgresql_noproc(host="127.0.0.1", port=_PG_PORT, user="postgres", password=PG_PASSWORD)
-    # A per-process name, so two test runs on one machine never share a template database.
-    return proc, factories.postgresql("pg_noproc", dbname=f"connectsafely_{os.getpid()}")
+    # Per-process names, so two test runs on one machine never share a (template) database.
+    name = f"connectsafely_{os.getpid()}"
+    proc = factories.postgresql_noproc(
+        host="127.0.0.1", user="postgres", password=postgres.PASSWORD, dbname=name
+    )
+    return proc, factories.postgresql("pg_noproc", dbname=name)
 
 
 pg_noproc, pg_database = _pg_factories()
@@ -183,10 +152,10 @@ pg_noproc, pg_database = _pg_factories()
 def postgres_url(postgres_server, pg_database) -> str:
     """A fresh, empty PostgreSQL database for one test, as a SQLAlchemy URL."""
     info = pg_database.info
-    return f"postgresql+psycopg://{info.user}:{PG_PASSWORD}@{info.host}:{info.port}/{info.dbname}"
+    return f"postgresql+psycopg://{info.user}:{postgres.PASSWORD}@{info.host}:{info.port}/{info.dbname}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def ledger(request, tmp_path):
     """A send ledger on SQLite and on a real PostgreSQL."""
     from airflow_provider_connectsafely.ledger.store import SendLedger

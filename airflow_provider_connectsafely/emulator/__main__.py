@@ -14,12 +14,25 @@ from .server import EmulatorServer
 
 ENV_API_KEY = "CONNECTSAFELY_EMULATOR_API_KEY"
 DEFAULT_API_KEY = "emulator-key"
+_EPILOG = """\
+endpoints (Bearer key): GET /linkedin/accounts, GET /linkedin/account/status,
+  POST /linkedin/messaging/send, POST /linkedin/messaging/send-with-typing,
+  POST /linkedin/conversations/send, GET /linkedin/conversations,
+  GET /linkedin/conversations/{conversationUrn}/messages, GET /linkedin/messaging/recent-messages,
+  POST /linkedin/connect, GET /linkedin/relationship/{profileId}
+control (no auth): GET /_emulator/messages, /requests, /counts, /conversations;
+  POST /_emulator/reset; POST|GET|DELETE /_emulator/faults;
+  POST /_emulator/reply {"profileId"|"conversationUrn", "text", "at"?, "accountId"?};
+  POST /_emulator/accept {"profileId", "accountId"?}
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="connectsafely-emulator",
         description="Run a local emulator of the ConnectSafely API until SIGINT/SIGTERM.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8099, help="port, 0 for any free one (default: 8099)")
@@ -38,6 +51,24 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="account id (repeatable; the first is the default)",
     )
+    parser.add_argument(
+        "--weekly-connect-limit",
+        type=int,
+        default=90,
+        help="connection requests per account per week, from Monday 00:00 UTC (default: 90)",
+    )
+    parser.add_argument(
+        "--connected",
+        action="append",
+        default=[],
+        metavar="PROFILE",
+        help="profile id or URN already connected to every account (repeatable)",
+    )
+    parser.add_argument(
+        "--thread-in-send-answers",
+        action="store_true",
+        help="add conversationUrn and threadId to /linkedin/messaging/send* answers",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
 
@@ -48,7 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     api_key = args.api_key or os.environ.get(ENV_API_KEY) or DEFAULT_API_KEY
     try:
         server = EmulatorServer(
-            api_key, args.host, args.port, args.daily_limit, args.accounts, verbose=args.verbose
+            api_key,
+            args.host,
+            args.port,
+            args.daily_limit,
+            args.accounts,
+            verbose=args.verbose,
+            weekly_connect_limit=args.weekly_connect_limit,
+            connected=args.connected,
+            thread_in_send_answers=args.thread_in_send_answers,
         ).start()
     except (OSError, ValueError) as exc:
         print(f"connectsafely-emulator: cannot start: {exc}", file=sys.stderr)

@@ -15,8 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NoReturn, cast
 from urllib.parse import parse_qsl, urlsplit
 
+from . import control
 from .api import SEND_PATHS, LinkedInApi
-from .faults import Fault, FaultError, apply_fault, fault_from_headers, fault_from_request
+from .faults import Fault, FaultError, apply_fault, fault_from_headers
 from .replies import Outcome, Reply, error_reply, json_reply
 from .state import EmulatorState
 
@@ -170,30 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(outcome.reply, cut=outcome.cut)
 
     def _admin(self, path: str, body: object) -> None:
-        state = self._emu.state
-        route = (self.command, path.rstrip("/"))
-        if route == ("GET", "/_emulator/messages"):
-            reply = json_reply(200, {"messages": state.messages()})
-        elif route == ("GET", "/_emulator/requests"):
-            reply = json_reply(200, {"requests": state.requests()})
-        elif route == ("POST", "/_emulator/reset"):
-            state.reset()
-            reply = json_reply(200, {"success": True})
-        elif route == ("GET", "/_emulator/faults"):
-            reply = json_reply(200, {"faults": state.pending_faults()})
-        elif route == ("DELETE", "/_emulator/faults"):
-            reply = json_reply(200, {"success": True, "cleared": state.clear_faults()})
-        elif route == ("POST", "/_emulator/faults"):
-            try:
-                fault = fault_from_request(body)
-            except FaultError as exc:
-                reply = error_reply(400, str(exc))
-            else:
-                state.queue_fault(fault)
-                reply = json_reply(200, {"success": True, "fault": fault.to_dict()})
-        else:
-            reply = error_reply(404, f"Route {self.command} {path} not found")
-        self._send(reply)
+        self._send(control.handle(self._emu.state, self.command, path, body))
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

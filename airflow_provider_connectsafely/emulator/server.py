@@ -1,14 +1,18 @@
-"""The :class:`EmulatorServer`: the emulator's HTTP server run in a background thread."""
+"""The :class:`EmulatorServer`: the emulator's HTTP server run in a background thread, with
+Python shortcuts for what the ``/_emulator/*`` control endpoints do (see :mod:`.control`)."""
 
 from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from . import control
 from .clock import Clock, utc_now
+from .connections import DEFAULT_WEEKLY_LIMIT
 from .faults import build_fault
 from .http_handler import EmulatorHTTPServer
 from .state import EmulatorState
@@ -25,8 +29,15 @@ class EmulatorServer:
     :param daily_limit: messages per account per UTC day before sends answer 429.
     :param accounts: account ids, the first being the default; two deterministic ids if ``None``.
     :param verbose: log each request to stderr.
-    :param clock: source of the current UTC time (for tests of the daily reset).
+    :param clock: source of the current UTC time, e.g. a :class:`~.clock.ManualClock` (for tests
+        of the daily and weekly resets, ``sentAt`` and ``since``).
     :param ssl_context: serve HTTPS with this server-side context (tests of TLS verification).
+    :param weekly_connect_limit: connection requests per account per week (Monday 00:00 UTC)
+        before ``/linkedin/connect`` answers 429.
+    :param connected: profile ids or URNs already connected to every account (nobody otherwise).
+    :param thread_in_send_answers: add ``conversationUrn`` and ``threadId`` to the answers of
+        ``/linkedin/messaging/send`` and ``send-with-typing``. Off by default: the documented
+        API returns neither, and a client should not come to rely on them.
     """
 
     def __init__(
@@ -40,12 +51,23 @@ class EmulatorServer:
         verbose: bool = False,
         clock: Clock | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        weekly_connect_limit: int = DEFAULT_WEEKLY_LIMIT,
+        connected: Iterable[str] = (),
+        thread_in_send_answers: bool = False,
     ) -> None:
         self.api_key = api_key
         self.host = host
         self.verbose = verbose
         self.ssl_context = ssl_context
-        self.state = EmulatorState(api_key, accounts, daily_limit, clock or utc_now)
+        self.state = EmulatorState(
+            api_key,
+            accounts,
+            daily_limit,
+            clock or utc_now,
+            weekly_connect_limit=weekly_connect_limit,
+            connected=connected,
+            thread_in_send_answers=thread_in_send_answers,
+        )
         self._requested_port = port
         self._httpd: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -107,8 +129,53 @@ class EmulatorServer:
         """Every ``/linkedin/*`` request recorded, oldest first."""
         return self.state.requests()
 
+    def request_counts(self) -> dict[str, int]:
+        """Requests per ``"METHOD /path/template"``, as ``GET /_emulator/counts``."""
+        return self.state.request_counts()
+
+    def conversations(self) -> list[dict[str, Any]]:
+        """Every conversation with its ``messages`` (oldest first), in order of creation."""
+        return self.state.conversations.snapshot()
+
+    def reply(
+        self,
+        profile_id: str | None = None,
+        text: str | None = None,
+        at: datetime | str | None = None,
+        account_id: str | None = None,
+        conversation_urn: str | None = None,
+    ) -> dict[str, Any]:
+        """Make the other person write in a conversation, as ``POST /_emulator/reply`` does.
+
+        :param profile_id: the person; their conversation with the account is created if missing.
+        :param text: the message text.
+        :param at: when it was sent (datetime or ISO 8601); default: the clock's now.
+        :param account_id: the account (default: the default account; with ``conversation_urn``,
+            only checked against the conversation's).
+        :param conversation_urn: an existing conversation, instead of ``profile_id``.
+        :returns: the new message (``isSentByOwner`` false).
+        :raises ValueError: missing text or recipient, invalid ``at``.
+        :raises LookupError: unknown account or conversation.
+        """
+        return control.reply(
+            self.state,
+            text=text,
+            profile_id=profile_id,
+            conversation_urn=conversation_urn,
+            at=at,
+            account_id=account_id,
+        )
+
+    def accept_invitation(self, profile_id: str, account_id: str | None = None) -> dict[str, Any]:
+        """Make a profile accept the account's pending invitation, as ``POST /_emulator/accept``.
+
+        :returns: the invitation, now ``accepted``.
+        :raises LookupError: unknown account or no pending invitation.
+        """
+        return control.accept(self.state, profile_id, account_id)
+
     def reset(self) -> None:
-        """Clear records, messages, quota counts and queued faults."""
+        """Clear records, counts, messages, quota counts, queued faults, conversations and invitations."""
         self.state.reset()
 
     def inject(
@@ -140,9 +207,23 @@ def create_server(
     *,
     verbose: bool = False,
     clock: Clock | None = None,
+    weekly_connect_limit: int = DEFAULT_WEEKLY_LIMIT,
+    connected: Iterable[str] = (),
+    thread_in_send_answers: bool = False,
 ) -> EmulatorServer:
     """Return an unstarted :class:`EmulatorServer` (see its parameters)."""
-    return EmulatorServer(api_key, host, port, daily_limit, accounts, verbose=verbose, clock=clock)
+    return EmulatorServer(
+        api_key,
+        host,
+        port,
+        daily_limit,
+        accounts,
+        verbose=verbose,
+        clock=clock,
+        weekly_connect_limit=weekly_connect_limit,
+        connected=connected,
+        thread_in_send_answers=thread_in_send_answers,
+    )
 
 
 __all__ = ["EmulatorServer", "create_server"]

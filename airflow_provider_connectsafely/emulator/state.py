@@ -1,5 +1,6 @@
 """The emulator's in-memory state: accounts, the request record, delivered messages, daily
-quota counts and the fault queue. Every access goes through one lock."""
+quota counts, the fault queue, conversations and connection requests. Every access goes
+through one lock (the conversation store and the connection book share it)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ import copy
 import hashlib
 import hmac
 import threading
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from .clock import Clock, as_utc, iso_z, next_utc_midnight, utc_now
+from .connections import DEFAULT_WEEKLY_LIMIT, ConnectionBook
+from .conversations import ConversationStore
 from .faults import Fault
+from .quota import Quota
+from .routes import template_of
 
 
 @dataclass(frozen=True)
@@ -40,31 +46,6 @@ def default_account_ids() -> list[str]:
 
 
 @dataclass(frozen=True)
-class Quota:
-    """Daily quota of one account at one moment.
-
-    :param allowed: whether one more message may be sent.
-    :param limit: messages per UTC day.
-    :param used: messages delivered today (including the one just counted, if any).
-    :param resets_at: next 00:00 UTC.
-    """
-
-    allowed: bool
-    limit: int
-    used: int
-    resets_at: datetime
-
-    def headers(self) -> dict[str, str]:
-        """The ``X-RateLimit-*`` headers describing this quota."""
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Used": str(self.used),
-            "X-RateLimit-Remaining": str(max(0, self.limit - self.used)),
-            "X-RateLimit-Reset": iso_z(self.resets_at),
-        }
-
-
-@dataclass(frozen=True)
 class RecordHandle:
     """Opaque reference to one request record (stale after a reset)."""
 
@@ -79,6 +60,10 @@ class EmulatorState:
     :param accounts: account ids (the first is the default); two deterministic ones if ``None``.
     :param daily_limit: messages per account per UTC day.
     :param clock: source of the current time (tests may pass a fake one).
+    :param weekly_connect_limit: connection requests per account per week (from Monday 00:00 UTC).
+    :param connected: profile ids or URNs connected to every account from the start.
+    :param thread_in_send_answers: add ``conversationUrn`` and ``threadId`` to the answers of
+        ``/linkedin/messaging/send`` and ``send-with-typing`` (the documented API returns neither).
     """
 
     def __init__(
@@ -87,6 +72,10 @@ class EmulatorState:
         accounts: Sequence[str] | None = None,
         daily_limit: int = 150,
         clock: Clock = utc_now,
+        *,
+        weekly_connect_limit: int = DEFAULT_WEEKLY_LIMIT,
+        connected: Iterable[str] = (),
+        thread_in_send_answers: bool = False,
     ) -> None:
         ids = list(default_account_ids() if accounts is None else accounts)
         if not ids or not all(isinstance(i, str) and i for i in ids) or len(set(ids)) != len(ids):
@@ -104,6 +93,9 @@ class EmulatorState:
         self._messages: list[dict[str, Any]] = []
         self._sent: dict[tuple[str, date], int] = {}
         self._faults: list[Fault] = []
+        self.conversations = ConversationStore(self._lock)
+        self.connections = ConnectionBook(self._lock, weekly_connect_limit, connected)
+        self.thread_in_send_answers = thread_in_send_answers
 
     def now(self) -> datetime:
         """Current UTC time according to the clock."""
@@ -178,6 +170,11 @@ class EmulatorState:
         with self._lock:
             return copy.deepcopy(self._records)
 
+    def request_counts(self) -> dict[str, int]:
+        """How many ``/linkedin/*`` requests arrived per ``"METHOD /path/template"`` (any outcome)."""
+        with self._lock:
+            return dict(Counter(f"{r['method']} {template_of(r['path'])}" for r in self._records))
+
     def messages(self) -> list[dict[str, Any]]:
         """Copies of the delivered messages, oldest first."""
         with self._lock:
@@ -222,8 +219,11 @@ class EmulatorState:
             return None
 
     def reset(self) -> None:
-        """Forget records, messages, quota counts and faults (keeps key, accounts and limit)."""
+        """Forget records, messages, quota counts, faults, conversations and invitations
+        (keeps key, accounts, limits and configured connections)."""
         with self._lock:
+            self.conversations.clear_locked()
+            self.connections.clear_locked()
             self._generation += 1
             self._seq = 0
             self._records = []

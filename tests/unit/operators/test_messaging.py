@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import API_KEY, load_dag, rendered_fields, task_results
+from helpers.connections import API_KEY
 
 from airflow_provider_connectsafely.compat import AirflowException, AirflowFailException
 from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessageOperator
@@ -82,31 +82,6 @@ def test_mapped_operator_expands(connection):
         )
     assert mapped.partial_kwargs["message"] == "hi"
     assert mapped.expand_input.value == {"recipient_profile_id": ["a", "b"]}
-
-
-def test_templates_render_through_airflow(connection, airflow_db, monkeypatch):
-    dag = load_dag("connectsafely_test_templating")
-    run = dag.test()
-    results = task_results(run)
-
-    assert results[("inline", -1)][0] == "success"
-    assert results[("from_file", -1)][0] == "success"
-    # Renders to an empty message: failed at once, no retry, nothing sent.
-    assert results[("renders_empty", -1)] == ("failed", None)
-
-    sent = {m["recipientProfileId"] or m["recipientProfileUrn"]: m for m in connection.messages()}
-    assert set(sent) == {"jane-roe", "urn:li:fsd_profile:ACoAAFile"}
-    ds = run.logical_date.strftime("%Y-%m-%d") if run.logical_date else None
-    assert sent["jane-roe"]["message"] == f"Hi Jane, report for {ds} is ready."
-    inmail = sent["urn:li:fsd_profile:ACoAAFile"]
-    assert inmail["messageType"] == "inmail" and inmail["subject"] == "Role for Jane"
-    assert "Analytics Engineer opening" in inmail["message"]
-
-    answer = results[("inline", -1)][1]
-    assert isinstance(answer, dict) and answer["success"] is True
-    rendered = rendered_fields(run)
-    assert rendered[("inline", -1)]["recipient_profile_id"] == "https://www.linkedin.com/in/jane-roe/"
-    assert API_KEY not in repr(rendered) and API_KEY not in repr(results)
 
 
 def test_a_far_rate_limit_defers_the_task(connection):

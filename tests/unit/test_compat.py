@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
-from conftest import REPO
+from helpers.paths import REPO
 
 from airflow_provider_connectsafely import compat
 

@@ -26,10 +26,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import EXAMPLE_DAGS, connection_json, load_dag, rendered_fields
+from helpers.connections import connection_json
+from helpers.dag_runs import load_dag, rendered_fields
+from helpers.paths import EXAMPLE_DAGS
+from helpers.task_logs import captured_task_logs, files_containing
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from task_logs import captured_task_logs, files_containing
 
 from airflow_provider_connectsafely.api import client as client_module
 from airflow_provider_connectsafely.api import errors

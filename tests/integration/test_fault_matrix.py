@@ -1,6 +1,6 @@
 """The fault matrix: every fault of the emulator, through the hook and through a real task.
 
-The rows live in ``tests/fault_cases.py``. Each row is checked twice against the emulator's
+The rows live in ``tests/helpers/fault_cases.py``. Each row is checked twice against the emulator's
 own record (what reached it, what it delivered):
 
 - through the hook: one ``send_message`` per row, in-process retries with a fake sleep;
@@ -31,11 +31,12 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import API_KEY, connection_json, load_dag, rendered_fields, task_results
-from fault_cases import BAD_KEY, CASES, CLOSED, CONN_IDS, EMULATOR, READ_TIMEOUT, Case
+from helpers.connections import API_KEY, connection_json
+from helpers.dag_runs import load_dag, rendered_fields, task_results
+from helpers.fault_cases import BAD_KEY, CASES, CLOSED, CONN_IDS, EMULATOR, READ_TIMEOUT, Case
+from helpers.task_logs import by_task, captured_task_logs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from task_logs import by_task, captured_task_logs
 
 from airflow_provider_connectsafely import compat
 from airflow_provider_connectsafely.api import client as client_module

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import API_KEY, REPO
+from helpers.connections import API_KEY
+from helpers.paths import REPO
 
 from airflow_provider_connectsafely import __version__
 from airflow_provider_connectsafely.connection_form import EXTRA_FIELDS, HOOK_NAME

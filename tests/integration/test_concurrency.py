@@ -10,11 +10,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-from conftest import connection_json
+from helpers.connections import connection_json
+from helpers.paths import REPO
 
-WORKER = Path(__file__).with_name("batch_worker.py")
+WORKER = REPO / "tests" / "helpers" / "batch_worker.py"
 
 
 def start_worker(config: dict, env: dict) -> subprocess.Popen:

@@ -1,7 +1,7 @@
 """The fault matrix as a table: one row per fault, with the outcome the provider must reach.
 
-Shared by ``tests/test_fault_matrix.py`` (which checks every row through the hook, and through
-the operator in a real Airflow task) and ``tests/dags/connectsafely_test_fault_matrix.py``
+Shared by ``tests/integration/test_fault_matrix.py`` (which checks every row through the hook, and through
+the operator in a real Airflow task) and ``tests/integration/dags/connectsafely_test_fault_matrix.py``
 (one task per row). Each row sends to its own recipient, so the emulator's record can be
 split by recipient and the faults can be queued up front with ``match``.
 

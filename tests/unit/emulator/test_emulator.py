@@ -27,7 +27,7 @@ from airflow_provider_connectsafely.emulator import EmulatorServer, create_serve
 KEY = "test-key-5b1e9c"
 SEND = "/linkedin/messaging/send"
 TYPING = "/linkedin/messaging/send-with-typing"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

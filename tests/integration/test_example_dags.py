@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import API_KEY, EXAMPLE_DAGS, load_dag, task_results
+from helpers.connections import API_KEY
+from helpers.dag_runs import load_dag, task_results
+from helpers.paths import EXAMPLE_DAGS
 
 # DAG files only: example_dags/ also holds a helper module for the CRM examples.
 EXAMPLES = sorted(path.stem for path in EXAMPLE_DAGS.glob("*.py") if "DAG(" in path.read_text())

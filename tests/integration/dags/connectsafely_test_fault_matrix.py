@@ -1,4 +1,4 @@
-"""Test DAG: one send task per row of the fault matrix (tests/fault_cases.py).
+"""Test DAG: one send task per row of the fault matrix (tests/helpers/fault_cases.py).
 
 Each task messages its own recipient; the test queues each row's fault in the emulator with
 ``match`` on that recipient, runs the DAG once with ``dag.test()`` and checks every task.
@@ -17,7 +17,7 @@ from airflow.sdk import DAG
 from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessageOperator
 
 try:
-    from fault_cases import CASES, CONN_IDS  # tests/ is on sys.path under pytest
+    from helpers.fault_cases import CASES, CONN_IDS  # tests/ is on sys.path under pytest
 except ImportError:  # parsed elsewhere (a DAG processor outside pytest): no tasks, no import error
     CASES, CONN_IDS = (), {}
 

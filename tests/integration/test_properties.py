@@ -14,10 +14,11 @@ import re
 from typing import Any
 
 import pytest
-from conftest import API_KEY, connection_json, load_dag, rendered_fields, task_results
+from helpers.connections import API_KEY, connection_json
+from helpers.dag_runs import load_dag, rendered_fields, task_results
+from helpers.task_logs import by_task, captured_task_logs
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from task_logs import by_task, captured_task_logs
 
 from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.api.models import MessageLimits, MessageRequest
