@@ -96,6 +96,7 @@ demo: install
 	@rm -rf $(DEMO_HOME); mkdir -p $(DEMO_HOME)
 	export AIRFLOW_HOME=$(DEMO_HOME) AIRFLOW__CORE__LOAD_EXAMPLES=False
 	export AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/example_dags
+	export CONNECTSAFELY_EXAMPLE_DAY_SECONDS=2
 	export AIRFLOW_CONN_CONNECTSAFELY_DEFAULT='{"conn_type": "connectsafely", "host": "http://127.0.0.1:$(DEMO_PORT)", "password": "demo-api-key"}'
 	$(BIN)/connectsafely-emulator --port $(DEMO_PORT) --api-key demo-api-key > $(DEMO_HOME)/emulator.log 2>&1 &
 	emulator=$$!
@@ -106,17 +107,25 @@ demo: install
 	$(BIN)/airflow db migrate > $(DEMO_HOME)/db-migrate.log 2>&1
 	run_dag() {
 		log=$(DEMO_HOME)/$$1-$$2.log
-		$(BIN)/airflow dags test $$1 > $$log 2>&1 || { tail -40 $$log; exit 1; }
+		$(BIN)/airflow dags test $$1 $${3:+--conf "$$3"} > $$log 2>&1 || { tail -40 $$log; exit 1; }
 		state=$$(grep -o "DagRun Finished: dag_id=[^,]*.*state=[a-z]*" $$log | grep -o "state=[a-z]*" | tail -1)
 		echo "== airflow dags test $$1: $$state"
-		grep -o "Batch finished: [^[]*" $$log | sed 's/ *$$//; s/^/   /' || true
+		grep -o "Batch finished: [^[]*\|Sequence [^ ]* finished its run: [^[]*" $$log | sed 's/ *$$//; s/^/   /' || true
 	}
 	for dag in connectsafely_scheduled_send connectsafely_inmail connectsafely_mapped_sends connectsafely_notify_on_failure connectsafely_crm_load; do
 		run_dag $$dag 1
 	done
-	echo "== CRM outreach (after the load), then the same outreach again: the second sends nothing"
+	echo "== CRM outreach (after the load): every new contact gets one message"
 	run_dag connectsafely_crm_outreach 1
-	run_dag connectsafely_crm_outreach 2
+	echo "== The same outreach offering every contact again: the send ledger reports each as already sent"
+	run_dag connectsafely_crm_outreach 2 '{"include_contacted": true}'
+	echo "== A three-step sequence, a 'day' being 2 s here: step 1 goes to every contact"
+	run_dag connectsafely_crm_sequence 1
+	echo "== Grace replies (the emulator plays her); 3 'days' later the follow-up goes to the others only"
+	$(BIN)/python -m airflow_provider_connectsafely.emulator.show http://127.0.0.1:$(DEMO_PORT) \
+		--reply grace-hopper-1906 "Sounds interesting, let's talk next week"
+	sleep 6.5
+	run_dag connectsafely_crm_sequence 2
 	echo "== What the emulator received:"
 	$(BIN)/python -m airflow_provider_connectsafely.emulator.show http://127.0.0.1:$(DEMO_PORT)
 

@@ -14,6 +14,7 @@ try:
         AirflowException,
         AirflowFailException,
         AirflowNotFoundException,
+        AirflowSensorTimeout,
         AirflowSkipException,
         TaskDeferred,
     )
@@ -22,6 +23,7 @@ except ImportError:  # Airflow 3.1: same classes, older module (Task SDK 1.1)
         AirflowException,
         AirflowFailException,
         AirflowNotFoundException,
+        AirflowSensorTimeout,
         AirflowSkipException,
         TaskDeferred,
     )
@@ -30,6 +32,7 @@ __all__ = [
     "AirflowException",
     "AirflowFailException",
     "AirflowNotFoundException",
+    "AirflowSensorTimeout",
     "AirflowSkipException",
     "TaskDeferred",
 ]

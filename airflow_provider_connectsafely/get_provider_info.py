@@ -32,7 +32,26 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_connectsafely.operators.messaging"],
+                "python-modules": [
+                    "airflow_provider_connectsafely.operators.messaging",
+                    "airflow_provider_connectsafely.operators.batch",
+                    "airflow_provider_connectsafely.operators.sequence",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_connectsafely.sensors.reply"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_connectsafely.triggers.replies",
+                    "airflow_provider_connectsafely.triggers.reply_events",
+                ],
             }
         ],
         "connection-types": [provider_info_entry()],

@@ -40,6 +40,7 @@ BENCHMARKS: list[str] = [
     "benchmarks.batch_vs_mapped",  # 3. batch operator vs one mapped task instance per recipient
     "benchmarks.ledger_scale",  # 4. the send ledger's dedupe check at scale
     "benchmarks.dry_run_memory",  # 5. memory of a 100,000-recipient dry run
+    "benchmarks.sequence_replies",  # 6. API calls of a sequence's reply detection
 ]
 
 # Benchmarks of issue 6 still waiting for a feature (none today).
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         metavar="NAME",
         help="run only this benchmark (import_cost, send_overhead, batch_vs_mapped, ledger_scale, "
-        "dry_run_memory); repeatable",
+        "dry_run_memory, sequence_replies); repeatable",
     )
     parser.add_argument(
         "--output",

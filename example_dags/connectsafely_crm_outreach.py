@@ -2,7 +2,9 @@
 
 Scheduled on ``Asset("crm://contacts")`` (updated by ``connectsafely_crm_load``). The batch
 operator records every send in the send ledger under the campaign, so running this twice
-sends nothing the second time, even if the write-back had not happened.
+sends nothing the second time, even if the write-back had not happened: trigger it with
+``{"include_contacted": true}`` to offer every contact again and see the ledger report them
+as already sent (``skipped``).
 """
 
 from __future__ import annotations
@@ -17,17 +19,20 @@ with DAG(
     schedule=[Asset("crm://contacts")],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    params={"include_contacted": False},
     tags=["connectsafely", "example", "crm"],
 ) as dag:
 
     @task
-    def new_contacts() -> list[dict]:
+    def new_contacts(params: dict | None = None) -> list[dict]:
         from example_crm import connect
 
+        everyone = bool((params or {}).get("include_contacted"))
         with connect() as db:
             rows = db.execute(
                 "SELECT contact_id, first_name, company, linkedin_url AS recipient_profile_id "
-                "FROM contacts WHERE contacted_at IS NULL ORDER BY contact_id"
+                "FROM contacts WHERE contacted_at IS NULL OR ? ORDER BY contact_id",
+                (everyone,),
             ).fetchall()
         return [dict(row) for row in rows]
 

@@ -11,21 +11,29 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_connectsafely import __version__, defaults
-from airflow_provider_connectsafely.api import errors, responses
+from airflow_provider_connectsafely.api import errors, reads, responses
 from airflow_provider_connectsafely.api.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import requests
 
     from airflow_provider_connectsafely.api.models import MessageRequest
+    from airflow_provider_connectsafely.api.reads import (
+        ConversationMessagesRead,
+        ConversationsRead,
+        PagedRead,
+        RecentMessagesRead,
+    )
 
 USER_AGENT = f"airflow-provider-connectsafely/{__version__}"
 ACCOUNTS_PATH = "/linkedin/accounts"
+#: Pages one read may fetch: a guard against a server that never stops paging.
+MAX_PAGES = 1000
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +140,10 @@ class ConnectSafelyClient:
             del self.__dict__["session"]
 
     def send(self, request: MessageRequest) -> dict[str, Any]:
-        """Send one message; return the API's JSON answer.
+        """Send one message through the request's endpoint (``/messaging/send``,
+        ``send-with-typing`` or ``/conversations/send``); return the API's JSON answer.
 
+        :param request: a validated request; its model names the endpoint and the body.
         :raises ConnectSafelyError: a typed subclass saying whether it may have been delivered.
         """
         return self._with_retries(lambda: self._post(request.path, request.to_body()))
@@ -141,6 +151,75 @@ class ConnectSafelyClient:
     def list_accounts(self) -> dict[str, Any]:
         """``GET /linkedin/accounts``: read-only and authenticated."""
         return self._with_retries(lambda: self._get(ACCOUNTS_PATH))
+
+    def conversation_messages(self, read: ConversationMessagesRead) -> list[dict[str, Any]]:
+        """``GET /linkedin/conversations/{conversationUrn}/messages``, every page.
+
+        :param read: the conversation, account, page size and ``since``.
+        :returns: the messages after ``since``, newest first (as the API lists them).
+        """
+        return self.read_all(read)
+
+    def list_conversations(self, read: ConversationsRead) -> list[dict[str, Any]]:
+        """``GET /linkedin/conversations``, every page.
+
+        :param read: the account, page size and ``unread_only``.
+        :returns: the conversations, latest activity first.
+        """
+        return self.read_all(read)
+
+    def recent_messages(self, read: RecentMessagesRead) -> list[dict[str, Any]]:
+        """``GET /linkedin/messaging/recent-messages``, paged until older than ``since``.
+
+        :param read: the account, page size and ``since``.
+        :returns: the messages after ``since`` across conversations, newest first.
+        """
+        return self.read_all(read)
+
+    def read_all(self, read: PagedRead) -> list[dict[str, Any]]:
+        """Follow ``nextCursor`` until the last page, or until a page reaches back to
+        ``read.since`` (lists are newest first, so every later page is older). Each page is
+        retried on its own when it fails in a way reads may retry.
+
+        :param read: the endpoint's request model.
+        :returns: the items after ``read.since``, in the API's order, without repeats.
+        :raises ConnectSafelyError: a typed error; :class:`ReadFailedError` when no usable
+            answer came back after the retries.
+        """
+        found: list[dict[str, Any]] = []
+        seen_ids: set[Any] = set()
+        seen_cursors: set[str] = set()
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            body = self._with_retries(partial(self._read_page, read.path, read.params(cursor)))
+            items = read.items(body)
+            for item in items:
+                ident = item.get(read.id_field)
+                if read.is_new(item) and (ident is None or ident not in seen_ids):
+                    found.append(item)
+                    if ident is not None:
+                        seen_ids.add(ident)
+            cursor = reads.next_cursor(body)
+            if cursor is None or cursor in seen_cursors or not all(read.is_new(i) for i in items):
+                return found
+            seen_cursors.add(cursor)
+        log.warning("Stopped reading %s after %d pages", read.path, MAX_PAGES)
+        return found
+
+    def _read_page(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """One ``GET``; a failure that says nothing about the answer is a retryable read error."""
+        try:
+            return self._request("GET", path, params=params)
+        except errors.DeliveryUnknownError as exc:
+            raise errors.ReadFailedError(exc.reason, exc.status_code) from exc
+        except errors.ServiceUnavailableError as exc:
+            raise errors.ReadFailedError(
+                f"ConnectSafely API answered 503: {exc.server_message}", 503
+            ) from exc
+        except errors.SendRejectedError as exc:
+            raise errors.ConnectSafelyAPIError(
+                exc.status_code, exc.server_message, "The API refused the read"
+            ) from exc
 
     def _with_retries(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         # The first attempt runs outside tenacity: a send that succeeds, or fails in a way the

@@ -139,8 +139,25 @@ class DeliveryUnknownError(ConnectSafelyError):
 
     def __init__(self, message: str, status_code: int | None = None) -> None:
         self.status_code = status_code
+        #: what went wrong, without the words about delivery (for reads, which deliver nothing).
+        self.reason = message
         super().__init__(
             f"{message}. The message may or may not have been delivered; it was not retried "
             "because the API has no idempotency key and a retry could message the person twice. "
             "Check the LinkedIn conversation before sending again."
         )
+
+
+class ReadFailedError(ConnectSafelyError):
+    """A read (``GET``) got no usable answer: a timeout, a 5xx, a dropped connection or an
+    unreadable body. Reads change nothing, so they are safe to retry.
+
+    :param message: what went wrong.
+    :param status_code: the HTTP status, when there was one.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        self.status_code = status_code
+        super().__init__(f"{message}. Nothing was sent; reading again is safe")

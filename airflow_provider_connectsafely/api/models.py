@@ -122,78 +122,30 @@ class MessageRequest:
         :raises ConnectSafelyValidationError: naming the first wrong field and the fix.
         """
         limits = MessageLimits.coerce(limits)
-        profile_id = _optional_text("recipient_profile_id", recipient_profile_id)
-        profile_urn = _optional_text("recipient_profile_urn", recipient_profile_urn)
-        if profile_id and profile_urn:
-            raise ConnectSafelyValidationError(
-                "recipient_profile_id",
-                "both recipient_profile_id and recipient_profile_urn are set",
-                "give exactly one recipient: the profile ID/URL or the URN",
-            )
-        if not profile_id and not profile_urn:
-            raise ConnectSafelyValidationError(
-                "recipient_profile_id",
-                "no recipient given",
-                "set recipient_profile_id (e.g. 'john-doe-123' or a linkedin.com/in/ URL) "
-                "or recipient_profile_urn",
-            )
-        if profile_id:
-            profile_id = normalize_profile_id(profile_id)
-        if profile_urn:
-            _check_urn("recipient_profile_urn", profile_urn)
-
-        kind = _optional_text("message_type", message_type) or "normal"
+        profile_id, profile_urn = check_recipient(recipient_profile_id, recipient_profile_urn)
+        kind = optional_text("message_type", message_type) or "normal"
         kind = kind.lower()
         if kind not in MESSAGE_TYPES:
             raise ConnectSafelyValidationError(
                 "message_type", f"{kind!r} is not a message type", "use 'normal' or 'inmail'"
             )
-
-        if not isinstance(message, str):
+        check_message(message, kind, limits)
+        subject_text = optional_text("subject", subject)
+        if subject_text is not None and kind != "inmail":
             raise ConnectSafelyValidationError(
-                "message",
-                f"expected text, got {type(message).__name__}",
-                "pass the message as a string (or a template that renders to one)",
+                "subject",
+                "a subject is only sent with InMail",
+                "set message_type='inmail', or drop the subject",
             )
-        _check_unicode("message", message)
-        if all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in message):
-            raise ConnectSafelyValidationError(
-                "message",
-                "it is empty (or only whitespace or invisible characters) after rendering",
-                "give a non-empty message; check that the template's variables are set",
-            )
-        max_len = limits.inmail if kind == "inmail" else limits.normal
-        length = text_length(message)
-        if length > max_len:
-            raise ConnectSafelyValidationError(
-                "message",
-                f"{length} characters{_emoji_note(message)}, over the {kind} limit of {max_len}",
-                "shorten the message, or raise the limit with message_limits",
-            )
+        check_subject(subject_text, limits)
 
-        subject_text = _optional_text("subject", subject)
-        if subject_text is not None:
-            if kind != "inmail":
-                raise ConnectSafelyValidationError(
-                    "subject",
-                    "a subject is only sent with InMail",
-                    "set message_type='inmail', or drop the subject",
-                )
-            length = text_length(subject_text)
-            if length > limits.subject:
-                raise ConnectSafelyValidationError(
-                    "subject",
-                    f"{length} characters{_emoji_note(subject_text)}, over the limit of {limits.subject}",
-                    "shorten the subject",
-                )
-
-        account = _check_account(account_id)
+        account = check_account(account_id)
 
         if not isinstance(typing_indicator, bool):
             raise ConnectSafelyValidationError(
                 "typing_indicator", f"expected True or False, got {typing_indicator!r}", "pass a bool"
             )
-        conversation = _optional_text("conversation_urn", conversation_urn)
+        conversation = optional_text("conversation_urn", conversation_urn)
         if conversation is not None:
             if not typing_indicator:
                 raise ConnectSafelyValidationError(
@@ -201,7 +153,7 @@ class MessageRequest:
                     "only the typing-indicator endpoint takes a conversation",
                     "set typing_indicator=True, or drop conversation_urn",
                 )
-            _check_urn("conversation_urn", conversation)
+            check_urn("conversation_urn", conversation)
 
         return cls(
             message=message,
@@ -219,7 +171,7 @@ class MessageRequest:
         """Return this request with ``account_id`` filled in when it has none."""
         if self.account_id or not account_id:
             return self
-        return replace(self, account_id=_check_account(account_id))
+        return replace(self, account_id=check_account(account_id))
 
     @property
     def recipient(self) -> str:
@@ -242,6 +194,86 @@ class MessageRequest:
             "conversationUrn": self.conversation_urn,
         }
         return {key: value for key, value in body.items() if value is not None}
+
+
+def check_recipient(
+    profile_id: Any, profile_urn: Any, *, required: bool = True
+) -> tuple[str | None, str | None]:
+    """Check the recipient: at most one of the two (exactly one when ``required``); a profile
+    URL is reduced to its ID.
+
+    :param profile_id: the profile ID or URL, or None.
+    :param profile_urn: the profile URN, or None.
+    :param required: whether a recipient must be given.
+    :raises ConnectSafelyValidationError: naming the field and the fix.
+    """
+    profile_id = optional_text("recipient_profile_id", profile_id)
+    profile_urn = optional_text("recipient_profile_urn", profile_urn)
+    if profile_id and profile_urn:
+        raise ConnectSafelyValidationError(
+            "recipient_profile_id",
+            "both recipient_profile_id and recipient_profile_urn are set",
+            "give exactly one recipient: the profile ID/URL or the URN",
+        )
+    if required and not profile_id and not profile_urn:
+        raise ConnectSafelyValidationError(
+            "recipient_profile_id",
+            "no recipient given",
+            "set recipient_profile_id (e.g. 'john-doe-123' or a linkedin.com/in/ URL) "
+            "or recipient_profile_urn",
+        )
+    if profile_id:
+        profile_id = normalize_profile_id(profile_id)
+    if profile_urn:
+        check_urn("recipient_profile_urn", profile_urn)
+    return profile_id, profile_urn
+
+
+def check_message(message: Any, kind: str, limits: MessageLimits) -> None:
+    """Check the message text: a non-blank string within the limit of its kind.
+
+    :param message: the rendered message.
+    :param kind: ``normal`` or ``inmail`` (which limit applies).
+    :param limits: the length limits.
+    :raises ConnectSafelyValidationError: naming the field and the fix.
+    """
+    if not isinstance(message, str):
+        raise ConnectSafelyValidationError(
+            "message",
+            f"expected text, got {type(message).__name__}",
+            "pass the message as a string (or a template that renders to one)",
+        )
+    _check_unicode("message", message)
+    if all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in message):
+        raise ConnectSafelyValidationError(
+            "message",
+            "it is empty (or only whitespace or invisible characters) after rendering",
+            "give a non-empty message; check that the template's variables are set",
+        )
+    max_len = limits.inmail if kind == "inmail" else limits.normal
+    length = text_length(message)
+    if length > max_len:
+        raise ConnectSafelyValidationError(
+            "message",
+            f"{length} characters{_emoji_note(message)}, over the {kind} limit of {max_len}",
+            "shorten the message, or raise the limit with message_limits",
+        )
+
+
+def check_subject(subject: str | None, limits: MessageLimits) -> None:
+    """Check a subject's length (None: no subject).
+
+    :raises ConnectSafelyValidationError: naming the field and the fix.
+    """
+    if subject is None:
+        return
+    length = text_length(subject)
+    if length > limits.subject:
+        raise ConnectSafelyValidationError(
+            "subject",
+            f"{length} characters{_emoji_note(subject)}, over the limit of {limits.subject}",
+            "shorten the subject",
+        )
 
 
 def normalize_profile_id(value: str) -> str:
@@ -284,7 +316,7 @@ def normalize_profile_id(value: str) -> str:
     return text
 
 
-def _optional_text(name: str, value: Any) -> str | None:
+def optional_text(name: str, value: Any) -> str | None:
     """None and blank strings mean 'not set'; anything else must be text."""
     if value is None:
         return None
@@ -316,8 +348,8 @@ def _check_unicode(name: str, value: str) -> None:
         )
 
 
-def _check_account(value: Any) -> str | None:
-    account = _optional_text("account_id", value)
+def check_account(value: Any) -> str | None:
+    account = optional_text("account_id", value)
     if account is not None and not _PROFILE_ID.fullmatch(account):
         raise ConnectSafelyValidationError(
             "account_id",
@@ -327,7 +359,7 @@ def _check_account(value: Any) -> str | None:
     return account
 
 
-def _check_urn(name: str, value: str) -> None:
+def check_urn(name: str, value: str) -> None:
     if not _URN.fullmatch(value):
         raise ConnectSafelyValidationError(
             name,

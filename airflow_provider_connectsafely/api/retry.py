@@ -40,6 +40,23 @@ class ConnectFailureHandler:
 
 
 @dataclass(frozen=True)
+class ReadFailureHandler:
+    """Retries a read (``GET``) that got no usable answer: reads change nothing.
+
+    :param base: first back-off in seconds, doubled per attempt, with full jitter.
+    :param cap: longest back-off in seconds.
+    """
+
+    base: float = 0.5
+    cap: float = 8.0
+
+    def delay(self, error: BaseException, attempt: int) -> float | None:
+        if not isinstance(error, errors.ReadFailedError):
+            return None
+        return random.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
 class RateLimitHandler:
     """Waits out a 429 in-process only when the reset is near.
 
@@ -68,12 +85,18 @@ class RetryPolicy:
 
     max_attempts: int = 4
     handlers: Sequence[RetryHandler] = field(
-        default_factory=lambda: (ConnectFailureHandler(), RateLimitHandler())
+        default_factory=lambda: (ConnectFailureHandler(), RateLimitHandler(), ReadFailureHandler())
     )
 
     @classmethod
     def default(cls, max_rate_limit_wait: float = defaults.MAX_RATE_LIMIT_WAIT) -> RetryPolicy:
-        return cls(handlers=(ConnectFailureHandler(), RateLimitHandler(max_wait=max_rate_limit_wait)))
+        return cls(
+            handlers=(
+                ConnectFailureHandler(),
+                RateLimitHandler(max_wait=max_rate_limit_wait),
+                ReadFailureHandler(),
+            )
+        )
 
     @classmethod
     def never(cls) -> RetryPolicy:

@@ -1,7 +1,12 @@
-"""Print what a running emulator received: ``python -m airflow_provider_connectsafely.emulator.show URL``."""
+"""Print what a running emulator received: ``python -m airflow_provider_connectsafely.emulator.show URL``.
+
+``--reply PROFILE_ID TEXT`` first makes that person reply (``POST /_emulator/reply``), as the
+demo does to show a sequence stopping for someone who answered.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import urllib.request
@@ -16,7 +21,7 @@ def fetch_messages(base_url: str) -> list[dict]:
 def format_messages(messages: list[dict]) -> str:
     lines = [f"{len(messages)} message(s) delivered"]
     for m in messages:
-        recipient = m.get("recipientProfileId") or m.get("recipientProfileUrn")
+        recipient = m.get("recipientProfileId") or m.get("recipientProfileUrn") or m.get("conversationUrn")
         subject = f" [{m['subject']}]" if m.get("subject") else ""
         text = " ".join(str(m.get("message", "")).split())
         if len(text) > 90:
@@ -25,10 +30,28 @@ def format_messages(messages: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def reply(base_url: str, profile_id: str, text: str) -> dict:
+    body = json.dumps({"profileId": profile_id, "text": text}).encode()
+    request = urllib.request.Request(
+        f"{base_url.rstrip('/')}/_emulator/reply", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        return dict(json.load(answer))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    base_url = args[0] if args else "http://127.0.0.1:8099"
-    print(format_messages(fetch_messages(base_url)))
+    parser = argparse.ArgumentParser(prog="python -m airflow_provider_connectsafely.emulator.show")
+    parser.add_argument("url", nargs="?", default="http://127.0.0.1:8099")
+    parser.add_argument(
+        "--reply", nargs=2, metavar=("PROFILE_ID", "TEXT"), help="make this person reply first"
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.reply:
+        profile_id, text = args.reply
+        reply(args.url, profile_id, text)
+        print(f"   {profile_id} replied: {text}")
+        return 0
+    print(format_messages(fetch_messages(args.url)))
     return 0
 
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
 from airflow_provider_connectsafely import connection_form, defaults
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from airflow_provider_connectsafely.api.client import ConnectSafelyClient
     from airflow_provider_connectsafely.api.models import MessageLimits, MessageRequest
+    from airflow_provider_connectsafely.api.reads import PagedRead
     from airflow_provider_connectsafely.api.retry import RetryPolicy
     from airflow_provider_connectsafely.settings import ConnectionSettings
+
+_Read = TypeVar("_Read", bound="PagedRead")
 
 
 class ConnectSafelyHook(BaseHook):
@@ -126,14 +131,20 @@ class ConnectSafelyHook(BaseHook):
         account_id: str | None = None,
         typing_indicator: bool = False,
         conversation_urn: str | None = None,
+        endpoint: str = "messaging",
+        attachments: list[Any] | None = None,
+        messaging_channel: str | None = None,
     ) -> MessageRequest:
-        """Validate the arguments without reading the connection.
+        """Validate the arguments without reading the connection (parameters as :meth:`send_message`).
 
         :raises ConnectSafelyValidationError: naming the field and the fix.
         """
-        from airflow_provider_connectsafely.api.models import MessageRequest
+        from airflow_provider_connectsafely.api.conversation_send import build_send_request
 
-        return MessageRequest.build(
+        return build_send_request(
+            endpoint=endpoint,
+            attachments=attachments,
+            messaging_channel=messaging_channel,
             message=message,
             recipient_profile_id=recipient_profile_id,
             recipient_profile_urn=recipient_profile_urn,
@@ -168,9 +179,29 @@ class ConnectSafelyHook(BaseHook):
         account_id: str | None = None,
         typing_indicator: bool = False,
         conversation_urn: str | None = None,
+        endpoint: str = "messaging",
+        attachments: list[Any] | None = None,
+        messaging_channel: str | None = None,
     ) -> dict[str, Any]:
         """Validate, then send one LinkedIn message; return the API's JSON answer.
 
+        A send is never retried once it may have gone out (see ``errors.DeliveryUnknownError``).
+
+        :param message: the text to send.
+        :param recipient_profile_id: the recipient's profile ID or profile URL.
+        :param recipient_profile_urn: the recipient's profile URN.
+        :param subject: InMail subject (with ``endpoint="conversations"``: any subject).
+        :param message_type: ``normal`` or ``inmail`` (``messaging`` endpoint only).
+        :param account_id: the account to send from; the connection's ``account_id`` extra when None.
+        :param typing_indicator: ``messaging`` only: send through ``send-with-typing``.
+        :param conversation_urn: with ``typing_indicator``, where to show typing; with
+            ``endpoint="conversations"``, the conversation to write in, instead of a recipient.
+        :param endpoint: ``"messaging"`` (default, ``POST /linkedin/messaging/send``) or
+            ``"conversations"`` (``POST /linkedin/conversations/send``, whose answer carries
+            ``threadId``, ``conversationUrn`` and ``sentMessage``).
+        :param attachments: ``conversations`` only: a list of attachments.
+        :param messaging_channel: ``conversations`` only: ``auto``, ``sales_navigator`` or
+            ``linkedin_inbox``.
         :raises ConnectSafelyValidationError: bad input, before anything is sent.
         :raises ConnectSafelyError: a typed API or transport error (see ``errors``).
         """
@@ -183,8 +214,112 @@ class ConnectSafelyHook(BaseHook):
             account_id=account_id,
             typing_indicator=typing_indicator,
             conversation_urn=conversation_urn,
+            endpoint=endpoint,
+            attachments=attachments,
+            messaging_channel=messaging_channel,
         )
         return self.send_request(request)
+
+    def get_conversation_messages(
+        self, conversation_urn: str, *, since: datetime | str | None = None, account_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every message of one conversation (after ``since``), oldest first, each with its
+        ``conversationUrn``. Pages are followed to the end; reads are retried when they fail.
+
+        :param conversation_urn: the conversation (``conversationUrn`` of a send's answer).
+        :param since: only messages sent strictly after it: an aware datetime or ISO 8601 string.
+        :param account_id: the account; the connection's ``account_id`` extra when None.
+        :raises ConnectSafelyValidationError: bad input, before any request.
+        """
+        from airflow_provider_connectsafely.api.reads import (
+            ConversationMessagesRead,
+            oldest_first,
+            parse_since,
+        )
+
+        moment = None if since is None else parse_since(since)
+        read = ConversationMessagesRead(
+            conversation_urn=conversation_urn, since=moment, account_id=account_id
+        )
+        messages = self.client.conversation_messages(self._with_account(read))
+        for message in messages:
+            message.setdefault("conversationUrn", read.conversation_urn)
+        return oldest_first(messages, read)
+
+    def find_replies(
+        self, conversation_urn: str, *, since: datetime | str, account_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The other person's messages (``isSentByOwner`` false) after ``since``, oldest first.
+
+        :param conversation_urn: the conversation.
+        :param since: an aware datetime or ISO 8601 string, e.g. when the message was sent.
+        :param account_id: the account; the connection's ``account_id`` extra when None.
+        """
+        from airflow_provider_connectsafely.api.reads import is_reply, parse_since
+
+        messages = self.get_conversation_messages(
+            conversation_urn, since=parse_since(since), account_id=account_id
+        )
+        return [m for m in messages if is_reply(m)]
+
+    def list_conversations(
+        self, *, account_id: str | None = None, unread_only: bool = False, page_size: int = 100
+    ) -> list[dict[str, Any]]:
+        """The account's conversations, latest activity first (every page).
+
+        :param account_id: the account; the connection's ``account_id`` extra when None.
+        :param unread_only: only conversations with unread messages.
+        :param page_size: conversations per request, 1 to 100.
+        """
+        from airflow_provider_connectsafely.api.reads import ConversationsRead
+
+        read = ConversationsRead(account_id=account_id, unread_only=unread_only, count=page_size)
+        return self.client.list_conversations(self._with_account(read))
+
+    def recent_messages(
+        self, *, since: datetime | str, account_id: str | None = None, page_size: int = 100
+    ) -> list[dict[str, Any]]:
+        """Every message after ``since`` across the account's conversations, oldest first,
+        each with its ``conversationUrn``. Paging stops at the first message older than ``since``,
+        so one request usually covers a polling interval, however many conversations are watched.
+
+        :param since: an aware datetime or ISO 8601 string.
+        :param account_id: the account; the connection's ``account_id`` extra when None.
+        :param page_size: messages per request, 1 to 100.
+        """
+        from airflow_provider_connectsafely.api.reads import (
+            RecentMessagesRead,
+            conversation_of,
+            oldest_first,
+            parse_since,
+        )
+
+        read = RecentMessagesRead(since=parse_since(since), account_id=account_id, count=page_size)
+        messages = self.client.recent_messages(self._with_account(read))
+        for message in messages:
+            message.setdefault("conversationUrn", conversation_of(message))
+        return oldest_first(messages, read)
+
+    def recent_replies(
+        self, *, since: datetime | str, account_id: str | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Replies (``isSentByOwner`` false) after ``since`` across the account's conversations,
+        grouped by ``conversationUrn`` (first replied first), each list oldest first.
+
+        :param since: an aware datetime or ISO 8601 string.
+        :param account_id: the account; the connection's ``account_id`` extra when None.
+        """
+        from airflow_provider_connectsafely.api.reads import replies_by_conversation
+
+        return replies_by_conversation(self.recent_messages(since=since, account_id=account_id))
+
+    def _with_account(self, read: _Read) -> _Read:
+        """``read`` for the connection's default account when it names none (validated first)."""
+        from dataclasses import replace
+
+        if read.account_id or not self.settings.account_id:
+            return read
+        return replace(read, account_id=self.settings.account_id)
 
     def list_accounts(self) -> dict[str, Any]:
         """The LinkedIn accounts connected to this API key (read-only)."""

@@ -38,7 +38,15 @@ class NewSend:
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One row of the ledger."""
+    """One row of the ledger.
+
+    :param conversation_urn: the conversation a sent message landed in, when the API said.
+    :param thread_id: that conversation's thread, when the API said.
+    :param message_urn: the sent message, when the API said.
+    :param settled_by: who settled a ``pending`` or ``unknown`` send by hand.
+    :param settled_at: when it was settled by hand.
+    :param settle_note: the note given when settling it.
+    """
 
     dedupe_key: str
     state: str
@@ -55,6 +63,12 @@ class LedgerEntry:
     map_index: int | None
     created_at: datetime
     updated_at: datetime
+    conversation_urn: str | None = None
+    thread_id: str | None = None
+    message_urn: str | None = None
+    settled_by: str | None = None
+    settled_at: datetime | None = None
+    settle_note: str | None = None
 
     @property
     def may_send_again(self) -> bool:

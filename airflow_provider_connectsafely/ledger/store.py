@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 # Bound parameters per IN (...) query; SQLite allows 32,766 since 3.32, PostgreSQL 65,535.
 _CHUNK = 900
 _MAX_ERROR = 2000
+# What a new attempt clears, as it clears the error: the last attempt's conversation and settlement.
+_PER_ATTEMPT = dict.fromkeys(
+    ("conversation_urn", "thread_id", "message_urn", "settled_by", "settled_at", "settle_note")
+)
 
 
 def _utc(value: datetime) -> datetime:
@@ -76,21 +80,32 @@ class SendLedger:
         return self.engine.url.set(query={}).render_as_string(hide_password=True)
 
     def ensure_schema(self) -> None:
-        """Create the table on first use; safe when several workers race to do it."""
+        """On first use, bring the ledger to this code's schema: create it, or migrate one that an
+        older release wrote. Safe when several workers race to do it; one query once it is done.
+
+        :raises ConnectSafelyConfigError: when a newer provider has already migrated the ledger.
+        """
         if self._schema_ready:
             return
-        from sqlalchemy import inspect
-        from sqlalchemy.exc import DBAPIError
+        from airflow_provider_connectsafely.ledger.migrations import HEAD, current_version
 
-        from airflow_provider_connectsafely.ledger.schema import metadata, sends
-
-        try:
-            metadata.create_all(self.engine, checkfirst=True)
-        except DBAPIError:
-            # Another worker created it between our check and our CREATE.
-            if not inspect(self.engine).has_table(sends.name):
-                raise
+        if current_version(self.engine) != HEAD:
+            self.upgrade()
         self._schema_ready = True
+
+    def upgrade(self) -> bool:
+        """Migrate the ledger to ``migrations.HEAD`` now (under a lock); True when it changed."""
+        from airflow_provider_connectsafely.ledger import migrations
+
+        changed = migrations.upgrade(self.engine, self.describe())
+        self._schema_ready = True
+        return changed
+
+    def schema_version(self) -> str | None:
+        """The ledger's schema version; None for a new ledger or one written by release 0.1."""
+        from airflow_provider_connectsafely.ledger.migrations import current_version
+
+        return current_version(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -167,7 +182,7 @@ class SendLedger:
         }
         try:
             with self.engine.begin() as conn:
-                inserted = conn.execute(self._insert_if_absent(values)).first() is not None
+                inserted = conn.execute(self.insert_if_absent(sends, values, "dedupe_key")).first() is not None
         except IntegrityError:
             inserted = False
         if inserted:
@@ -195,6 +210,7 @@ class SendLedger:
                 run_id=send.run_id,
                 map_index=send.map_index,
                 updated_at=now,
+                **_PER_ATTEMPT,
             )
         )
         with self.engine.begin() as conn:
@@ -203,12 +219,19 @@ class SendLedger:
         return Claim(claimed=False, entry=self.get(send.dedupe_key))
 
     def mark_sent(self, dedupe_key: str, token: str, response: dict[str, Any]) -> None:
-        urn = response.get("recipientProfileUrn")
+        """Record a delivery with the API's answer, and the conversation it landed in when the
+        answer names it (``conversationUrn``, ``threadId``, ``sentMessage.messageUrn``)."""
+        from airflow_provider_connectsafely.ledger.schema import sends
+
+        message = response.get("sentMessage")
         self._finish(
             dedupe_key,
             token,
             state=SENT,
-            recipient_urn=str(urn) if urn else None,
+            recipient_urn=_fit(response.get("recipientProfileUrn"), sends.c.recipient_urn),
+            conversation_urn=_fit(response.get("conversationUrn"), sends.c.conversation_urn),
+            thread_id=_fit(response.get("threadId"), sends.c.thread_id),
+            message_urn=_fit(message.get("messageUrn") if isinstance(message, dict) else None, sends.c.message_urn),
             response=json.dumps(response, default=str),
         )
 
@@ -219,9 +242,14 @@ class SendLedger:
     def mark_unknown(self, dedupe_key: str, token: str, reason: str) -> None:
         self._finish(dedupe_key, token, state=UNKNOWN, error=reason[:_MAX_ERROR])
 
-    def resolve(self, dedupe_key: str, state: str, note: str = "") -> bool:
+    def resolve(self, dedupe_key: str, state: str, note: str = "", *, settled_by: str | None = None) -> bool:
         """Settle a ``pending`` or ``unknown`` row by hand after checking LinkedIn:
-        ``sent`` (it was delivered) or ``failed`` (it was not; a new attempt may send)."""
+        ``sent`` (it was delivered) or ``failed`` (it was not; a new attempt may send).
+
+        :param note: what was checked; kept as the settle note, and in ``error`` as before.
+        :param settled_by: who settled it, recorded with the time.
+        :returns: False when no ``pending`` or ``unknown`` row has that key.
+        """
         from sqlalchemy import update
 
         from airflow_provider_connectsafely.ledger.schema import sends
@@ -229,6 +257,7 @@ class SendLedger:
         if state not in (SENT, FAILED):
             raise ValueError("resolve a send as 'sent' or 'failed'")
         self.ensure_schema()
+        now = self.clock()
         query = (
             update(sends)
             .where(sends.c.dedupe_key == dedupe_key)
@@ -237,7 +266,10 @@ class SendLedger:
                 state=state,
                 retryable=state == FAILED,
                 error=f"resolved by hand: {note}" if note else "resolved by hand",
-                updated_at=self.clock(),
+                settled_by=settled_by[: sends.c.settled_by.type.length] if settled_by else None,
+                settled_at=now,
+                settle_note=note or None,
+                updated_at=now,
             )
         )
         with self.engine.begin() as conn:
@@ -258,31 +290,30 @@ class SendLedger:
             if conn.execute(query).rowcount != 1:
                 raise LookupError(f"ledger row {dedupe_key!r} is no longer held by this claim")
 
-    def _insert_if_absent(self, values: dict[str, Any]) -> Any:
-        from airflow_provider_connectsafely.ledger.schema import sends
-
+    def insert_if_absent(self, table: Any, values: dict[str, Any], returning: str) -> Any:
+        """An INSERT that adds nothing when the primary key exists; its RETURNING row says
+        whether it won (rowcount is -1 with some drivers)."""
         dialect = self.engine.dialect.name
         query: Any
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-            query = pg_insert(sends).values(**values).on_conflict_do_nothing()
+            query = pg_insert(table).values(**values).on_conflict_do_nothing()
         elif dialect == "sqlite":
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            query = sqlite_insert(sends).values(**values).on_conflict_do_nothing()
+            query = sqlite_insert(table).values(**values).on_conflict_do_nothing()
         else:
             from sqlalchemy import insert
 
-            query = insert(sends).values(**values)  # other databases: IntegrityError on conflict
-        # RETURNING says whether this insert won (rowcount is -1 with some drivers).
-        return query.returning(sends.c.dedupe_key)
+            query = insert(table).values(**values)  # other databases: IntegrityError on conflict
+        return query.returning(table.c[returning])
 
 
 def _check_sqlite_version() -> None:
     import sqlite3
 
-    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
+    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
 
     if sqlite3.sqlite_version_info < (3, 35):
         raise ConnectSafelyConfigError(
@@ -294,8 +325,8 @@ def _check_sqlite_version() -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first, so that switching to WAL waits too
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -303,6 +334,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _fit(value: Any, column: Any) -> str | None:
+    # An identifier too long for its column stays in the stored answer only: failing here would
+    # lose the record of a message already delivered.
+    text = str(value) if value else None
+    return text if text and len(text) <= column.type.length else None
 
 
 def _entry(row: Any) -> LedgerEntry:
@@ -323,4 +361,10 @@ def _entry(row: Any) -> LedgerEntry:
         map_index=row["map_index"],
         created_at=_utc(row["created_at"]),
         updated_at=_utc(row["updated_at"]),
+        conversation_urn=row["conversation_urn"],
+        thread_id=row["thread_id"],
+        message_urn=row["message_urn"],
+        settled_by=row["settled_by"],
+        settled_at=_utc(row["settled_at"]) if row["settled_at"] else None,
+        settle_note=row["settle_note"],
     )

@@ -14,7 +14,10 @@ from airflow.sdk import BaseOperator
 from airflow_provider_connectsafely import defaults
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.sdk import Context
+    from jinja2 import Template
 
     from airflow_provider_connectsafely.api.errors import ConnectSafelyError
     from airflow_provider_connectsafely.api.models import MessageLimits
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender, WaitRequired
 
 ON_LIMIT = ("defer", "skip", "fail")
+#: A templated text ending so is read as a template file.
+TEMPLATE_FILES = (".txt", ".j2", ".md")
 
 
 class ConnectSafelyBaseOperator(BaseOperator):
@@ -175,3 +180,49 @@ def to_airflow_error(exc: ConnectSafelyError) -> Exception:
 
     kind = AirflowException if exc.retryable else AirflowFailException
     return kind(f"{type(exc).__name__}: {exc.message}")
+
+
+def load_recipients(recipients: Any, recipients_sql: str | None, recipients_conn_id: str | None) -> list[Any]:
+    """The rows of ``recipients`` (a list, e.g. an upstream task's output), or of
+    ``recipients_sql`` run on ``recipients_conn_id`` (any ``common.sql`` connection)."""
+    from airflow_provider_connectsafely.compat import AirflowFailException
+
+    if recipients_sql is not None:
+        from contextlib import closing
+
+        from airflow.sdk import BaseHook
+
+        db_hook: Any = BaseHook.get_connection(str(recipients_conn_id)).get_hook()
+        with closing(db_hook.get_conn()) as conn:
+            cursor = conn.cursor()
+            cursor.execute(recipients_sql)
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    if isinstance(recipients, (dict, str)) or not hasattr(recipients, "__iter__"):
+        raise AirflowFailException(
+            f"Invalid `recipients`: expected a list of dicts, got {type(recipients).__name__}. Fix: pass "
+            "a list (or an upstream task's output) of dicts with recipient_profile_id or "
+            "recipient_profile_urn"
+        )
+    return list(recipients)
+
+
+def check_recipient_source(
+    recipients: Any, recipients_sql: str | None, recipients_conn_id: str | None
+) -> None:
+    """Exactly one source of recipients, checked when the DAG is parsed."""
+    if (recipients is None) == (recipients_sql is None):
+        raise ValueError("give exactly one of recipients or recipients_sql")
+    if recipients_sql is not None and not recipients_conn_id:
+        raise ValueError("recipients_sql needs recipients_conn_id")
+
+
+def template_loader(operator: BaseOperator) -> Callable[[str], Template]:
+    """Compiles templates with the DAG's Jinja environment (its macros, filters,
+    ``template_searchpath`` and undefined rule); names ending ``.txt``/``.j2``/``.md`` are files."""
+    env = operator.get_template_env(dag=operator.dag if operator.has_dag() else None)
+
+    def load(source: str) -> Template:
+        return env.get_template(source) if source.endswith(TEMPLATE_FILES) else env.from_string(source)
+
+    return load

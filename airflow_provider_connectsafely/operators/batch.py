@@ -8,16 +8,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_connectsafely.operators.base import ConnectSafelyBaseOperator, run_ids
+from airflow_provider_connectsafely.operators.base import (
+    ConnectSafelyBaseOperator,
+    check_recipient_source,
+    load_recipients,
+    run_ids,
+    template_loader,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-    from jinja2 import Template
 
     from airflow_provider_connectsafely.outreach.batch import BatchItem, BatchRun
-
-
-TEMPLATE_FILES = (".txt", ".j2", ".md")
 
 
 class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
@@ -47,6 +49,9 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
     :param max_failures: the task fails at the end when more recipients failed (or ended
         unknown) than this, after recording everything.
     :param progress_every: log progress at least every this many seconds.
+    :param endpoint: ``messaging`` (default: ``POST /linkedin/messaging/send``) or
+        ``conversations`` (``POST /linkedin/conversations/send``; outcomes then carry each
+        recipient's ``conversationUrn`` and ``threadId``).
 
     Also: ``message_type``, ``account_id``, ``connectsafely_conn_id``, ``ledger_conn_id``,
     ``use_ledger``, ``on_unknown``, ``daily_limit``, ``max_defer``, ``on_limit``,
@@ -80,13 +85,14 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         dry_run: bool = False,
         max_failures: int = 0,
         progress_every: float = 30.0,
+        endpoint: str = "messaging",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if (recipients is None) == (recipients_sql is None):
-            raise ValueError("give exactly one of recipients or recipients_sql")
-        if recipients_sql is not None and not recipients_conn_id:
-            raise ValueError("recipients_sql needs recipients_conn_id")
+        from airflow_provider_connectsafely.api.conversation_send import check_endpoint
+
+        self.endpoint = check_endpoint(endpoint, self.message_type)
+        check_recipient_source(recipients, recipients_sql, recipients_conn_id)
         self.message = message
         self.recipients = recipients
         self.recipients_sql = recipients_sql
@@ -106,7 +112,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         from airflow_provider_connectsafely.operators.base import to_airflow_error
         from airflow_provider_connectsafely.outreach.delivery import WaitRequired
 
-        rows = self._load_recipients()
+        rows = load_recipients(self.recipients, self.recipients_sql, self.recipients_conn_id)
         try:
             items = self._prepare(rows, context)
             ledger = None if self.is_dry_run and not self.use_ledger else self._ledger()
@@ -153,47 +159,12 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
             log=self.log,
         )
 
-    def _load_recipients(self) -> list[Any]:
-        if self.recipients_sql is not None:
-            return self._query_recipients()
-        rows = self.recipients
-        if isinstance(rows, (dict, str)) or not hasattr(rows, "__iter__"):
-            from airflow_provider_connectsafely.compat import AirflowFailException
-
-            raise AirflowFailException(
-                f"Invalid `recipients`: expected a list of dicts, got {type(rows).__name__}. Fix: pass a "
-                "list (or an upstream task's output) of dicts with recipient_profile_id or "
-                "recipient_profile_urn"
-            )
-        return list(rows)
-
-    def _query_recipients(self) -> list[dict[str, Any]]:
-        from contextlib import closing
-
-        from airflow.sdk import BaseHook
-
-        assert self.recipients_conn_id and self.recipients_sql
-        db_hook: Any = BaseHook.get_connection(self.recipients_conn_id).get_hook()
-        with closing(db_hook.get_conn()) as conn:
-            cursor = conn.cursor()
-            cursor.execute(self.recipients_sql)
-            names = [column[0] for column in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    def _templates(self) -> tuple[Template, Template | None]:
-        # The DAG's environment: its macros, filters, template_searchpath and undefined rule.
-        env = self.get_template_env(dag=self.dag if self.has_dag() else None)
-
-        def load(source: str) -> Template:
-            return env.get_template(source) if source.endswith(TEMPLATE_FILES) else env.from_string(source)
-
-        return load(self.message), (load(self.subject) if self.subject else None)
-
     def _prepare(self, rows: list[Any], context: Context) -> list[BatchItem]:
         """Render and validate every recipient before sending to any."""
         from airflow_provider_connectsafely.outreach.batch import prepare_items
 
-        message_tpl, subject_tpl = self._templates()
+        load = template_loader(self)
+        message_tpl, subject_tpl = load(self.message), (load(self.subject) if self.subject else None)
         base = dict(context) if context else {}
         ids = run_ids(context)
 
@@ -208,4 +179,5 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
             message_type=self.message_type,
             account_id=self.account_id or self.hook.settings.account_id,
             limits=self.message_limits,
+            endpoint=self.endpoint,
         )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.operators.base import (
+    TEMPLATE_FILES,
     ConnectSafelyBaseOperator,
     run_ids,
     to_airflow_error,
@@ -45,7 +46,14 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
     :param account_id: the LinkedIn account to send from; the connection's ``account_id``
         extra, else the API's default account, when None.
     :param typing_indicator: show a typing indicator first (``send-with-typing`` endpoint).
-    :param conversation_urn: existing conversation for the typing indicator.
+    :param conversation_urn: existing conversation for the typing indicator; with
+        ``endpoint="conversations"``, the conversation to write in, instead of a recipient.
+    :param endpoint: ``messaging`` (default: ``POST /linkedin/messaging/send``) or
+        ``conversations`` (``POST /linkedin/conversations/send``: the XCom result then carries
+        ``threadId``, ``conversationUrn`` and ``sentMessage`` with ``messageUrn`` and ``sentAt``).
+    :param attachments: ``conversations`` only: a list of attachments.
+    :param messaging_channel: ``conversations`` only: ``auto``, ``sales_navigator`` or
+        ``linkedin_inbox``.
     :param connectsafely_conn_id: the ConnectSafely connection.
     :param dedupe_key: the send's identity in the ledger (templated). Default: dag id, task
         id, run id and recipient, so each run sends once to each recipient (mapped instances
@@ -73,11 +81,12 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         "message_type",
         "account_id",
         "conversation_urn",
+        "messaging_channel",
         "connectsafely_conn_id",
         "dedupe_key",
         "ledger_conn_id",
     )
-    template_ext: Sequence[str] = (".txt", ".j2", ".md")
+    template_ext: Sequence[str] = TEMPLATE_FILES
     template_fields_renderers = {"message": "md"}
     ui_color = "#e7f0fa"
 
@@ -91,9 +100,17 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         typing_indicator: bool = False,
         conversation_urn: str | None = None,
         dedupe_key: str | None = None,
+        endpoint: str = "messaging",
+        attachments: list[Any] | None = None,
+        messaging_channel: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        from airflow_provider_connectsafely.api.conversation_send import check_endpoint
+
+        self.endpoint = check_endpoint(endpoint, self.message_type)
+        self.attachments = attachments
+        self.messaging_channel = messaging_channel
         self.message = message
         self.recipient_profile_id = recipient_profile_id
         self.recipient_profile_urn = recipient_profile_urn
@@ -112,6 +129,9 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
                 **{name: getattr(self, name) for name in MESSAGE_FIELDS},
                 typing_indicator=self.typing_indicator,
                 conversation_urn=self.conversation_urn,
+                endpoint=self.endpoint,
+                attachments=self.attachments,
+                messaging_channel=self.messaging_channel,
             )
             request = request.with_default_account(self.hook.settings.account_id)
             ledger = self._ledger()
@@ -141,7 +161,8 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         if key is None and ids is not None:
             # Not the map index: a cleared run may map the same recipients in another order.
             dag_id, task_id, run_id, _map_index = ids
-            key = f"{dag_id}/{task_id}/{run_id}/{recipient_identity(request)}"
+            # A conversations send may name only the conversation: then it is the identity.
+            key = f"{dag_id}/{task_id}/{run_id}/{recipient_identity(request) or request.recipient}"
         assert key is not None
         return NewSend(
             dedupe_key=key,
@@ -160,7 +181,10 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         if outcome.status == delivery.SENT_NOW:
             answer = outcome.response or {}
             self.log.info(
-                "Message sent to %s (%s)", outcome.recipient, answer.get("recipientProfileUrn", "no URN")
+                "Message sent to %s (%s%s)",
+                outcome.recipient,
+                answer.get("recipientProfileUrn", "no URN"),
+                f", conversation {answer['conversationUrn']}" if answer.get("conversationUrn") else "",
             )
             return answer
         if outcome.error is not None:

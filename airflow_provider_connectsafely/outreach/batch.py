@@ -44,6 +44,8 @@ class BatchItem:
     :param request: the validated request, when valid.
     :param key: its dedupe key in the ledger, when valid.
     :param error: why it is invalid.
+    :param identity: the recipient as it keys the ledger, when valid.
+    :param data: the recipient's row (personalisation fields).
     """
 
     index: int
@@ -51,6 +53,8 @@ class BatchItem:
     request: MessageRequest | None = None
     key: str | None = None
     error: ConnectSafelyError | None = None
+    identity: str | None = None
+    data: dict[str, Any] | None = None
 
 
 def prepare_items(
@@ -61,6 +65,7 @@ def prepare_items(
     message_type: str = "normal",
     account_id: str | None = None,
     limits: Any = None,
+    endpoint: str = "messaging",
 ) -> list[BatchItem]:
     """Render and validate every row before anything is sent: an invalid row becomes an
     item with its error (reported as failed), never a reason to stop the batch.
@@ -72,9 +77,10 @@ def prepare_items(
     :param message_type: ``normal`` or ``inmail``.
     :param account_id: the LinkedIn account to send from (None: the API's default).
     :param limits: length limits for the request model.
+    :param endpoint: the send endpoint, ``messaging`` or ``conversations``.
     """
+    from airflow_provider_connectsafely.api.conversation_send import build_send_request
     from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
-    from airflow_provider_connectsafely.api.models import MessageRequest
 
     items = []
     for index, row in enumerate(rows):
@@ -87,7 +93,8 @@ def prepare_items(
                     "recipients", f"item {index} is {type(data).__name__}", "give a dict per recipient"
                 )
             message, subject = render(data)
-            request = MessageRequest.build(
+            request = build_send_request(
+                endpoint=endpoint,
                 message=message,
                 recipient_profile_id=data.get("recipient_profile_id") or data.get("profile_url"),
                 recipient_profile_urn=data.get("recipient_profile_urn"),
@@ -106,7 +113,9 @@ def prepare_items(
             continue
         item.request = request
         item.recipient = request.recipient
-        item.key = f"campaign:{campaign}:{recipient_identity(request)}"
+        item.identity = recipient_identity(request)
+        item.data = data
+        item.key = f"campaign:{campaign}:{item.identity}"
     return items
 
 

@@ -6,12 +6,25 @@ from __future__ import annotations
 import json
 import sys
 from types import SimpleNamespace
+from typing import Any
 
 
 def main() -> None:
     config = json.loads(sys.argv[1])
     from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessageBatchOperator
 
+    if "steps" in config:  # a sequence run instead of a batch
+        from airflow_provider_connectsafely.operators.sequence import LinkedInSequenceOperator, SequenceStep
+
+        op: Any = LinkedInSequenceOperator(
+            task_id=config.get("task_id", "sequence"),
+            recipients=[{"recipient_profile_id": r} for r in config["recipients"]],
+            campaign=config["campaign"],
+            steps=[SequenceStep(message=text) for text in config["steps"]],
+            ledger_conn_id=config.get("ledger_conn_id"),
+            daily_limit=0,
+        )
+        return _execute(op, config)
     op = SendLinkedInMessageBatchOperator(
         task_id=config.get("task_id", "batch"),
         recipients=config["recipients"],
@@ -24,6 +37,10 @@ def main() -> None:
         max_failures=len(config["recipients"]),
         progress_every=0,
     )
+    _execute(op, config)
+
+
+def _execute(op: Any, config: dict) -> None:
     ti = SimpleNamespace(
         dag_id="workers", task_id=op.task_id, run_id=config["run_id"], map_index=-1, try_number=1
     )

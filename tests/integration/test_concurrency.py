@@ -1,5 +1,6 @@
-"""Several worker processes, one PostgreSQL ledger, overlapping recipients: one message each.
-And a batch killed mid-run, run again: no duplicates, everyone accounted for."""
+"""Several worker processes, one PostgreSQL ledger, overlapping recipients: one message each
+(batches, and sequence runs). And a batch killed mid-run, run again: no duplicates,
+everyone accounted for."""
 
 from __future__ import annotations
 
@@ -110,3 +111,27 @@ def test_killed_batch_run_again_sends_no_duplicates(emulator, tmp_path, monkeypa
     delivered = Counter(m["recipientProfileId"] for m in emulator.messages())
     assert max(delivered.values()) == 1
     assert set(delivered) == set(everyone)  # crash-04 was in fact delivered (the slow fault delivers)
+
+
+def test_parallel_sequence_runs_send_each_step_once(emulator, postgres_url):
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_CONNECTSAFELY_DEFAULT": connection_json(emulator.url),
+        "AIRFLOW_CONN_LEDGER_SEQ": json.dumps(
+            {"conn_type": "postgres", "extra": {"sqlalchemy_url": postgres_url}}
+        ),
+    }
+    everyone = [f"lead-{n:02d}" for n in range(12)]
+    config = {
+        "campaign": "seq",
+        "steps": ["Hello {{ recipient.recipient_profile_id }}"],
+        "ledger_conn_id": "ledger_seq",
+    }
+    workers = [
+        start_worker({**config, "recipients": everyone[start : start + 8], "run_id": f"run-{start}"}, env)
+        for start in (0, 2, 4)
+    ]
+    results = [result_of(worker) for worker in workers]
+    sent = Counter(m["recipientProfileId"] for m in emulator.messages())
+    assert sorted(sent) == everyone and set(sent.values()) == {1}
+    assert sum(r["summary"]["sent"] for r in results) == len(everyone)

@@ -20,6 +20,7 @@ from helpers.task_logs import by_task, captured_task_logs
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_connectsafely.api.conversation_send import build_send_request
 from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.api.models import MessageLimits, MessageRequest
 from airflow_provider_connectsafely.compat import AirflowFailException
@@ -303,7 +304,8 @@ def test_operator_sends_or_fails_without_retries(props_emulator: EmulatorServer,
         kwargs["account_id"] = emulator.state.accounts[1].id
     model_kwargs = {("limits" if k == "message_limits" else k): v for k, v in kwargs.items()}
     try:
-        request: MessageRequest | None = MessageRequest.build(**model_kwargs)
+        # The operator's model: the request model behind the chosen endpoint (messaging here).
+        request: MessageRequest | None = build_send_request(**model_kwargs)
         refusal: ConnectSafelyValidationError | None = None
     except ConnectSafelyValidationError as exc:
         request, refusal = None, exc

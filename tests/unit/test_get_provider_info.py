@@ -131,3 +131,19 @@ def test_settings_refuse_unsafe_urls(host):
 
     with pytest.raises(ConnectSafelyConfigError, match="Connection 'c'"):
         ConnectionSettings.from_fields("c", password="k" * 10, host=host, port=None, schema=None, extra={})
+
+
+def test_every_operator_module_is_registered():
+    from pathlib import Path
+
+    import airflow_provider_connectsafely.operators as operators
+
+    folder = Path(operators.__file__).parent
+    expected = {
+        f"airflow_provider_connectsafely.operators.{p.stem}"
+        for p in folder.glob("*.py")
+        if p.stem not in ("__init__", "base")
+    }
+    info = get_provider_info()
+    registered = {m for entry in info["operators"] for m in entry["python-modules"]}
+    assert registered == expected

@@ -6,6 +6,7 @@ from airflow_provider_connectsafely.api import errors
 from airflow_provider_connectsafely.api.retry import (
     ConnectFailureHandler,
     RateLimitHandler,
+    ReadFailureHandler,
     RetryPolicy,
 )
 
@@ -45,3 +46,13 @@ def test_policy_stops_at_max_attempts():
     assert policy.delay(errors.ConnectionFailedError("x"), 2) is None
     assert RetryPolicy.never().delay(errors.ConnectionFailedError("x"), 1) is None
     assert RetryPolicy.default(max_rate_limit_wait=5).delay(rate_limited(6), 1) is None
+
+
+def test_failed_reads_are_retried_and_sends_of_unknown_outcome_never():
+    handler = ReadFailureHandler(base=1, cap=2)
+    failed_read = errors.ReadFailedError("timeout", None)
+    assert 0 <= (handler.delay(failed_read, 3) or 0) <= 2
+    assert handler.delay(errors.DeliveryUnknownError("timeout"), 1) is None
+    for policy in (RetryPolicy(), RetryPolicy.default()):
+        assert policy.delay(failed_read, 1) is not None
+        assert policy.delay(errors.DeliveryUnknownError("timeout", 500), 1) is None

@@ -215,3 +215,50 @@ def test_an_undefined_ledger_connection_fails_without_retries(connection):
 def test_negative_daily_limit_is_refused_at_parse_time():
     with pytest.raises(ValueError, match="daily_limit"):
         SendLinkedInMessageOperator(task_id="t", recipient_profile_id="x", message="hi", daily_limit=-1)
+
+
+def test_conversation_sends_record_the_thread_and_a_rerun_returns_it(connection):
+    op = SendLinkedInMessageOperator(
+        task_id="t", recipient_profile_id="conv-cara", message="hi", endpoint="conversations"
+    )
+    first = op.execute(fake_context("conv-1"))
+    assert first["conversationUrn"].startswith("urn:li:msg_conversation:") and first["threadId"]
+    again = SendLinkedInMessageOperator(
+        task_id="t", recipient_profile_id="conv-cara", message="hi", endpoint="conversations"
+    ).execute(fake_context("conv-1"))
+    assert again == first
+    # a follow-up named by its conversation alone dedupes on the conversation
+    for _ in range(2):
+        follow = SendLinkedInMessageOperator(
+            task_id="f", conversation_urn=first["conversationUrn"], message="ping", endpoint="conversations"
+        ).execute(fake_context("conv-1"))
+    assert follow["conversationUrn"] == first["conversationUrn"]
+    assert [m["message"] for m in connection.messages()] == ["hi", "ping"]
+
+
+def test_batch_over_the_conversations_endpoint(connection):
+    op = SendLinkedInMessageBatchOperator(
+        task_id="conv",
+        recipients=["cb-1", "cb-2"],
+        message="hi",
+        campaign="conv",
+        endpoint="conversations",
+    )
+    result = op.execute(fake_context("cb"))
+    assert [o["status"] for o in result["outcomes"]] == ["sent", "sent"]
+    assert all(o["conversationUrn"] and o["threadId"] for o in result["outcomes"])
+    assert {r["path"] for r in connection.requests()} == {"/linkedin/conversations/send"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"endpoint": "inbox"}, "endpoint"),
+        ({"endpoint": "conversations", "message_type": "inmail"}, "message_type"),
+    ],
+)
+def test_endpoint_typos_fail_when_the_dag_is_parsed(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        SendLinkedInMessageOperator(task_id="t", recipient_profile_id="x", message="hi", **kwargs)
+    with pytest.raises(ValueError, match=words):
+        SendLinkedInMessageBatchOperator(task_id="b", recipients=["x"], message="hi", **kwargs)

@@ -24,6 +24,7 @@ def test_template_fields_cover_every_text_parameter():
         "message_type",
         "account_id",
         "conversation_urn",
+        "messaging_channel",
         "connectsafely_conn_id",
         "dedupe_key",
         "ledger_conn_id",
@@ -91,4 +92,18 @@ def test_a_far_rate_limit_defers_the_task(connection):
     with pytest.raises(TaskDeferred) as info:
         operator(recipient_profile_id="x").execute({})
     assert info.value.method_name == "execute_complete"
+    assert len(connection.requests()) == 1
+
+
+def test_conversations_endpoint_returns_the_thread(connection):
+    op = operator(recipient_profile_id="jo", endpoint="conversations", messaging_channel="linkedin_inbox")
+    result = op.execute({})
+    assert result["threadId"] and result["conversationUrn"].startswith("urn:li:msg_conversation:")
+    assert result["sentMessage"]["messageUrn"].startswith("urn:li:msg_message:")
+    assert result["sentMessage"]["sentAt"]
+    [request] = connection.requests()
+    assert request["path"] == "/linkedin/conversations/send"
+    assert request["body"]["messagingChannel"] == "linkedin_inbox"
+    with pytest.raises(AirflowFailException, match="messaging_channel"):
+        operator(recipient_profile_id="jo", endpoint="conversations", messaging_channel="fax").execute({})
     assert len(connection.requests()) == 1

@@ -1,0 +1,239 @@
+"""Sequence enrolments in the ledger: who is in which campaign, at which step, and whether
+they replied. No Airflow imports; SQLAlchemy loads when a store is used.
+
+The messages themselves are claimed and recorded in the sends table like every other send
+(key ``sequence:<campaign>:<step>:<recipient>``), so an enrolment row is bookkeeping: if it
+ever lags behind (a crash between a send and its update), the next run finds the step's key
+already sent and catches up without sending again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+
+ACTIVE = "active"
+REPLIED = "replied"
+FINISHED = "finished"
+FAILED = "failed"
+UNKNOWN = "unknown"
+#: Left ``recipients`` while ``on_removed="stop"``.
+REMOVED = "removed"
+STATES = (ACTIVE, REPLIED, FINISHED, FAILED, UNKNOWN, REMOVED)
+_MAX_TEXT = 4000
+
+
+@dataclass
+class Enrollment:
+    """One recipient in one campaign.
+
+    :param campaign: the sequence's identity.
+    :param recipient: the recipient as it keys the ledger (lower-case profile ID, or URN).
+    :param account: the LinkedIn account that contacts them (follow-ups come from it too).
+    :param state: one of :data:`STATES`.
+    :param step: how many steps were sent (0: none yet).
+    :param data: the recipient's row at enrolment, for rendering later steps.
+    :param conversation_urn: the conversation the steps go to, once known.
+    :param enrolled_at: when they joined.
+    :param first_sent_at: when step 1 was sent (replies count from then).
+    :param last_sent_at: when the latest step was sent (the next ``wait`` counts from then).
+    :param replied_at: when they replied.
+    :param reply_text: what they replied.
+    :param error: why the enrolment failed or is unknown.
+    """
+
+    campaign: str
+    recipient: str
+    account: str
+    state: str = ACTIVE
+    step: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+    conversation_urn: str | None = None
+    enrolled_at: datetime | None = None
+    first_sent_at: datetime | None = None
+    last_sent_at: datetime | None = None
+    replied_at: datetime | None = None
+    reply_text: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form, for XCom and the CLI."""
+        out: dict[str, Any] = {
+            "recipient": self.recipient,
+            "account": self.account,
+            "state": self.state,
+            "step": self.step,
+        }
+        for name in ("conversation_urn", "reply_text", "error"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        for name in ("enrolled_at", "first_sent_at", "last_sent_at", "replied_at"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value.isoformat()
+        return out
+
+
+class SequenceStore:
+    """Enrolments and reply watermarks, in the send ledger's database.
+
+    :param ledger: the send ledger (its engine, clock and schema).
+    """
+
+    def __init__(self, ledger: SendLedger) -> None:
+        self.ledger = ledger
+
+    def enroll(self, campaign: str, people: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+        """Add ``(recipient, account, data)`` rows not enrolled yet; return those added."""
+        from airflow_provider_connectsafely.ledger.schema import enrollments
+
+        known = {e.recipient for e in self.enrollments(campaign)}
+        fresh = {recipient: (account, data) for recipient, account, data in people if recipient not in known}
+        if not fresh:
+            return []
+        now = self.ledger.clock()
+        rows = [
+            {
+                "campaign": campaign,
+                "recipient": recipient,
+                "account": account,
+                "state": ACTIVE,
+                "step": 0,
+                "data": json.dumps(data, default=str),
+                "enrolled_at": now,
+                "updated_at": now,
+            }
+            for recipient, (account, data) in fresh.items()
+        ]
+        added: list[str] = []
+        with self.ledger.engine.begin() as conn:
+            for row in rows:
+                result = conn.execute(self.ledger.insert_if_absent(enrollments, row, "recipient")).first()
+                if result is not None:
+                    added.append(str(row["recipient"]))
+        return added
+
+    def enrollments(self, campaign: str, states: tuple[str, ...] | None = None) -> list[Enrollment]:
+        """The campaign's enrolments, oldest first; only those in ``states`` when given."""
+        from sqlalchemy import select
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments
+
+        self.ledger.ensure_schema()
+        query = select(enrollments).where(enrollments.c.campaign == campaign)
+        if states is not None:
+            query = query.where(enrollments.c.state.in_(states))
+        query = query.order_by(enrollments.c.enrolled_at, enrollments.c.recipient)
+        with self.ledger.engine.connect() as conn:
+            return [_enrollment(row) for row in conn.execute(query).mappings()]
+
+    def advance(
+        self,
+        enrollment: Enrollment,
+        *,
+        sent_at: datetime,
+        conversation_urn: str | None,
+        finished: bool,
+    ) -> bool:
+        """Record that step ``enrollment.step + 1`` went out; a no-op (False) when another
+        run advanced it first."""
+        values: dict[str, Any] = {
+            "step": enrollment.step + 1,
+            "last_sent_at": sent_at,
+            "state": FINISHED if finished else ACTIVE,
+            "error": None,
+        }
+        if conversation_urn:
+            values["conversation_urn"] = conversation_urn
+        if enrollment.step == 0:
+            values["first_sent_at"] = sent_at
+        return self._update(enrollment, values, expect_step=enrollment.step)
+
+    def set_state(
+        self, enrollment: Enrollment, state: str, *, error: str | None = None, **extra: Any
+    ) -> bool:
+        """Move an enrolment to ``state`` (replied, failed, unknown, removed, active)."""
+        if state not in STATES:
+            raise ValueError(f"unknown enrolment state {state!r}")
+        values: dict[str, Any] = {"state": state, "error": error[:_MAX_TEXT] if error else None, **extra}
+        return self._update(enrollment, values, expect_step=enrollment.step)
+
+    def mark_replied(self, enrollment: Enrollment, reply_at: datetime, text: str) -> bool:
+        return self.set_state(enrollment, REPLIED, replied_at=reply_at, reply_text=(text or "")[:_MAX_TEXT])
+
+    def watermark(self, campaign: str, account: str) -> datetime | None:
+        """Replies were read for this campaign and account up to this time."""
+        from sqlalchemy import select
+
+        from airflow_provider_connectsafely.ledger.schema import reply_watermarks as marks
+
+        self.ledger.ensure_schema()
+        query = select(marks.c.checked_until).where(marks.c.campaign == campaign, marks.c.account == account)
+        with self.ledger.engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        return _utc(value) if value is not None else None
+
+    def set_watermark(self, campaign: str, account: str, checked_until: datetime) -> None:
+        from sqlalchemy import update
+
+        from airflow_provider_connectsafely.ledger.schema import reply_watermarks as marks
+
+        row = {"campaign": campaign, "account": account, "checked_until": checked_until}
+        with self.ledger.engine.begin() as conn:
+            if conn.execute(self.ledger.insert_if_absent(marks, row, "campaign")).first() is None:
+                conn.execute(
+                    update(marks)
+                    .where(marks.c.campaign == campaign, marks.c.account == account)
+                    .where(marks.c.checked_until < checked_until)
+                    .values(checked_until=checked_until)
+                )
+
+    def _update(self, enrollment: Enrollment, values: dict[str, Any], *, expect_step: int) -> bool:
+        from sqlalchemy import update
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments as table
+
+        values = {**values, "updated_at": self.ledger.clock()}
+        query = (
+            update(table)
+            .where(table.c.campaign == enrollment.campaign, table.c.recipient == enrollment.recipient)
+            .where(table.c.step == expect_step)
+            .values(**values)
+        )
+        with self.ledger.engine.begin() as conn:
+            changed = conn.execute(query).rowcount == 1
+        if changed:
+            for name, value in values.items():
+                if hasattr(enrollment, name):
+                    setattr(enrollment, name, value)
+        return changed
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _enrollment(row: Any) -> Enrollment:
+    def when(name: str) -> datetime | None:
+        return _utc(row[name]) if row[name] is not None else None
+
+    return Enrollment(
+        campaign=row["campaign"],
+        recipient=row["recipient"],
+        account=row["account"],
+        state=row["state"],
+        step=row["step"],
+        data=json.loads(row["data"]) if row["data"] else {},
+        conversation_urn=row["conversation_urn"],
+        enrolled_at=when("enrolled_at"),
+        first_sent_at=when("first_sent_at"),
+        last_sent_at=when("last_sent_at"),
+        replied_at=when("replied_at"),
+        reply_text=row["reply_text"],
+        error=row["error"],
+    )

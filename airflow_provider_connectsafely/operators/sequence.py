@@ -1,0 +1,189 @@
+"""The sequence operator: steps sent days apart, stopped for whoever replies.
+
+Only Airflow's task SDK is imported at module level: DAG files import this on every parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_connectsafely.operators.base import (
+    ConnectSafelyBaseOperator,
+    check_recipient_source,
+    load_recipients,
+    run_ids,
+    template_loader,
+)
+from airflow_provider_connectsafely.outreach.steps import SequenceStep
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_connectsafely.api.models import MessageRequest
+    from airflow_provider_connectsafely.ledger.sequences import Enrollment
+
+__all__ = ["LinkedInSequenceOperator", "SequenceStep"]
+
+
+class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
+    """Run an outreach sequence: a first message, follow-ups after waits, no more messages
+    to a person once they reply. Meant to run on a schedule (hourly or daily).
+
+    Each run enrols the recipients not seen before, reads replies (one account-wide listing
+    per account when ``stop_on_reply``), and sends every step that is due, at most once per
+    campaign, step and recipient. Follow-ups go into the conversation the first step opened
+    (``POST /linkedin/conversations/send``). A person enrolled once stays in the sequence
+    until they reply, finish, or fail, even when a later run's ``recipients`` no longer list
+    them, unless ``on_removed="stop"``.
+
+    Returns to XCom ``{"summary": {...}, "outcomes": [...]}``: per recipient the state
+    (active, replied, finished, failed, unknown, removed), the step reached, the
+    conversation, the reply, and what this run did (``status``).
+
+    :param campaign: the sequence's identity in the ledger (templated).
+    :param steps: the :class:`SequenceStep` list, in order.
+    :param recipients: list of dicts (as for the batch operator), or an upstream task's output.
+    :param recipients_sql: a query whose rows are the recipients, instead of ``recipients``.
+    :param recipients_conn_id: the database connection for ``recipients_sql``.
+    :param stop_on_reply: read replies before sending follow-ups and stop for those who replied.
+    :param on_removed: ``continue`` (default) or ``stop`` for enrolled people missing from
+        this run's recipients.
+    :param messaging_channel: ``auto``, ``sales_navigator`` or ``linkedin_inbox``.
+    :param min_interval: seconds between two sends.
+    :param dry_run: show, per recipient, which step would go out now and its text; send,
+        enrol and read nothing.
+
+    Also ``account_id``, ``daily_limit``, ``on_unknown``, ``on_limit``, ``max_defer``,
+    ``connectsafely_conn_id``, ``ledger_conn_id``, ``message_limits`` as on the batch operator.
+    """
+
+    template_fields: Sequence[str] = (
+        "campaign",
+        "recipients",
+        "recipients_sql",
+        "recipients_conn_id",
+        "account_id",
+        "connectsafely_conn_id",
+        "ledger_conn_id",
+    )
+    template_fields_renderers = {"recipients": "json", "recipients_sql": "sql"}
+    ui_color = "#cfe3d4"
+
+    def __init__(
+        self,
+        *,
+        campaign: str,
+        steps: Sequence[SequenceStep],
+        recipients: Any = None,
+        recipients_sql: str | None = None,
+        recipients_conn_id: str | None = None,
+        stop_on_reply: bool = True,
+        on_removed: str = "continue",
+        messaging_channel: str | None = None,
+        min_interval: float = 0.0,
+        dry_run: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        check_recipient_source(recipients, recipients_sql, recipients_conn_id)
+        if not steps or not all(isinstance(step, SequenceStep) for step in steps):
+            raise ValueError("steps must be a non-empty list of SequenceStep")
+        if not self.use_ledger:
+            raise ValueError("a sequence needs the send ledger: drop use_ledger=False")
+        if on_removed not in ("continue", "stop"):
+            raise ValueError(f"on_removed must be 'continue' or 'stop', got {on_removed!r}")
+        self.campaign = campaign
+        self.steps = list(steps)
+        self.recipients = recipients
+        self.recipients_sql = recipients_sql
+        self.recipients_conn_id = recipients_conn_id
+        self.stop_on_reply = stop_on_reply
+        self.on_removed = on_removed
+        self.messaging_channel = messaging_channel
+        self.min_interval = min_interval
+        self.is_dry_run = dry_run
+
+    def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any]:
+        from airflow_provider_connectsafely.api.errors import ConnectSafelyError
+        from airflow_provider_connectsafely.ledger.sequences import SequenceStore
+        from airflow_provider_connectsafely.operators.base import to_airflow_error
+        from airflow_provider_connectsafely.outreach.batch import prepare_items
+        from airflow_provider_connectsafely.outreach.delivery import WaitRequired
+        from airflow_provider_connectsafely.outreach.sequence import SequenceRun
+
+        rows = load_recipients(self.recipients, self.recipients_sql, self.recipients_conn_id)
+        render = self._renderer(context)
+        try:
+            items = prepare_items(
+                rows,
+                lambda data: render(self.steps[0], data, 1),
+                campaign=self.campaign,
+                account_id=self.account_id or self.hook.settings.account_id,
+                limits=self.message_limits,
+            )
+            ledger = self._ledger()
+            assert ledger is not None
+            sequence = SequenceRun(
+                campaign=self.campaign,
+                steps=self.steps,
+                store=SequenceStore(ledger),
+                sender=None if self.is_dry_run else self._sender(ledger),
+                build=self._build,
+                render=render,
+                replies=_HookReplies(self.hook) if self.stop_on_reply else None,
+                run=run_ids(context),
+                on_removed=self.on_removed,
+                min_interval=self.min_interval,
+                log=self.log,
+            )
+            try:
+                return sequence.execute(items, dry_run=self.is_dry_run)
+            except WaitRequired as wait:
+                self._pause(wait, deferred_since)
+                raise AssertionError("not reached") from None
+        except ConnectSafelyError as exc:
+            raise to_airflow_error(exc) from exc
+
+    def _renderer(self, context: Context) -> Any:
+        load = template_loader(self)
+        compiled = [(load(s.message), load(s.subject) if s.subject else None) for s in self.steps]
+        base = dict(context) if context else {}
+
+        def render(step: SequenceStep, data: dict[str, Any], number: int) -> tuple[str, str | None]:
+            message, subject = compiled[self.steps.index(step)]
+            variables = {**base, "recipient": data, "step": number}
+            return message.render(variables), subject.render(variables) if subject else None
+
+        return render
+
+    def _build(self, enrollment: Enrollment, message: str, subject: str | None) -> MessageRequest:
+        """The first step opens the conversation; later ones write in it once it is known."""
+        from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT
+
+        conversation = enrollment.conversation_urn if enrollment.step else None
+        who = enrollment.recipient
+        return self.hook.build_request(
+            endpoint="conversations",
+            message=message,
+            subject=subject,
+            conversation_urn=conversation,
+            recipient_profile_urn=who if not conversation and who.startswith("urn:") else None,
+            recipient_profile_id=who if not conversation and not who.startswith("urn:") else None,
+            account_id=None if enrollment.account == DEFAULT_ACCOUNT else enrollment.account,
+            messaging_channel=self.messaging_channel,
+        )
+
+
+class _HookReplies:
+    """Replies read through the hook: the account-wide listing, or one conversation."""
+
+    def __init__(self, hook: Any) -> None:
+        self.hook = hook
+
+    def recent(self, since: Any, account_id: str | None) -> list[dict[str, Any]]:
+        grouped = self.hook.recent_replies(since=since, account_id=account_id)
+        return [reply for replies in grouped.values() for reply in replies]
+
+    def in_conversation(self, conversation_urn: str, since: Any, account_id: str | None) -> list[dict]:
+        return self.hook.find_replies(conversation_urn, since=since, account_id=account_id)

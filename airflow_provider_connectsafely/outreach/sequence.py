@@ -1,0 +1,370 @@
+"""Sequences: a first message, follow-ups days later, stopped for a person who replies.
+
+No Airflow imports here. Each run of :class:`SequenceRun` enrols new recipients, reads
+replies with few API calls, and sends every due step through the same claim protocol as a
+single send, so retries, reruns, parallel runs and crashes never send a step twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_provider_connectsafely.api.errors import ConnectSafelyError
+from airflow_provider_connectsafely.clock import Clock
+from airflow_provider_connectsafely.ledger import sequences as state
+from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT, NewSend
+from airflow_provider_connectsafely.outreach import outcomes as status
+from airflow_provider_connectsafely.outreach.batch import PROBLEMS_LOGGED, BatchItem, invalid
+
+if TYPE_CHECKING:
+    from airflow_provider_connectsafely.api.models import MessageRequest
+    from airflow_provider_connectsafely.ledger.sequences import Enrollment, SequenceStore
+    from airflow_provider_connectsafely.outreach.delivery import GuardedSender
+    from airflow_provider_connectsafely.outreach.steps import SequenceStep
+
+#: Replies are re-read this far behind the watermark: a message that reaches the API's
+#: listing late is still seen. Reading one twice is harmless.
+REPLY_OVERLAP = timedelta(minutes=10)
+ON_REMOVED = ("continue", "stop")
+#: This run's statuses besides the send outcomes: not due yet, or stopped by a reply.
+WAITING = "waiting"
+REPLIED = "replied"
+
+RunIds = tuple[str, str, str, int]
+
+
+class ReplyReader(Protocol):
+    """Where replies come from (the hook, in production)."""
+
+    def recent(self, since: datetime, account_id: str | None) -> list[dict[str, Any]]:
+        """Replies after ``since`` across the account's conversations (few calls)."""
+
+    def in_conversation(self, conversation_urn: str, since: datetime, account_id: str | None) -> list[dict]:
+        """Replies after ``since`` in one conversation (one call or a few)."""
+
+
+@dataclass
+class SequenceRun:
+    """One scheduled run of a sequence.
+
+    :param campaign: the sequence's identity in the ledger.
+    :param steps: the steps, in order.
+    :param store: enrolments and reply watermarks.
+    :param sender: sends a step at most once (None for a dry run).
+    :param build: ``(enrollment, message, subject) -> request`` for a step: the first step
+        to the recipient, later ones into the conversation.
+    :param render: ``(step, enrollment data, step number) -> (message, subject)``.
+    :param replies: where replies are read; None sends without checking (no stop on reply).
+    :param run: ``(dag_id, task_id, run_id, map_index)`` of the running task, or None.
+    :param on_removed: ``continue`` (default): an enrolled person missing from this run's
+        recipients goes on with the sequence; ``stop``: they are marked ``removed``.
+    :param min_interval: seconds between two sends.
+    :param clock: the current time (the ledger's clock by default).
+    :param log: where progress and problems are logged.
+    :param sleep: how to wait between sends.
+    """
+
+    campaign: str
+    steps: Sequence[SequenceStep]
+    store: SequenceStore
+    sender: GuardedSender | None
+    build: Callable[[Enrollment, str, str | None], MessageRequest]
+    render: Callable[[SequenceStep, dict[str, Any], int], tuple[str, str | None]]
+    replies: ReplyReader | None = None
+    run: RunIds | None = None
+    on_removed: str = "continue"
+    min_interval: float = 0.0
+    clock: Clock | None = None
+    log: logging.Logger | Any = field(default_factory=lambda: logging.getLogger(__name__))
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        if self.on_removed not in ON_REMOVED:
+            raise ValueError(f"on_removed must be one of {ON_REMOVED}, got {self.on_removed!r}")
+        self._now: Clock = self.clock or self.store.ledger.clock
+
+    def execute(self, items: list[BatchItem], *, dry_run: bool = False) -> dict[str, Any]:
+        """Enrol, check replies, send what is due; return the summary and per-recipient outcomes.
+
+        :param items: this run's recipients, rendered with step 1 and validated.
+        :raises WaitRequired: a cap or the API's rate limit: run again after the reset.
+        """
+        invalid_items = [invalid(i) for i in items if i.request is None]
+        people = {self._identity(i): i for i in items if i.request is not None}
+        if dry_run:
+            return self._dry_run(people, invalid_items)
+        enrolled = self.store.enroll(
+            self.campaign,
+            [(who, _account(i.request), _data(i)) for who, i in people.items()],
+        )
+        everyone = self.store.enrollments(self.campaign)
+        live = self._reconcile(everyone, set(people))
+        if self.replies is not None:
+            self._read_replies(live)
+        live = [e for e in live if e.state in (state.ACTIVE, state.UNKNOWN)]
+        this_run = self._send_due(live)
+        for outcome in invalid_items:
+            self.log.warning("Recipient %s: not enrolled: %s", outcome.recipient, outcome.reason)
+        return self._report(everyone, enrolled, this_run, invalid_items)
+
+    # -- the steps ---------------------------------------------------------------------
+
+    def due_step(self, enrollment: Enrollment) -> int | None:
+        """The index of the step due now, or None (not yet, or none left)."""
+        if enrollment.step >= len(self.steps):
+            return None
+        if enrollment.state == state.UNKNOWN:
+            return enrollment.step  # settled or not, the sender decides again
+        base = enrollment.last_sent_at if enrollment.step else enrollment.enrolled_at
+        due = (base or self._now()) + self.steps[enrollment.step].wait
+        return enrollment.step if self._now() >= due else None
+
+    def _reconcile(self, everyone: list[Enrollment], present: set[str]) -> list[Enrollment]:
+        """Finish or reopen after the steps changed; stop the removed when asked to."""
+        live = []
+        for enrollment in everyone:
+            if enrollment.state not in (state.ACTIVE, state.FINISHED, state.UNKNOWN):
+                continue
+            more = enrollment.step < len(self.steps)
+            if enrollment.state == state.FINISHED and more:
+                self.store.set_state(enrollment, state.ACTIVE)  # a step was added
+            elif enrollment.state == state.ACTIVE and not more:
+                self.store.set_state(enrollment, state.FINISHED)
+                continue
+            if enrollment.state == state.FINISHED:
+                continue
+            if self.on_removed == "stop" and enrollment.recipient not in present:
+                self.store.set_state(
+                    enrollment, state.REMOVED, error="left the recipients (on_removed='stop')"
+                )
+                continue
+            live.append(enrollment)
+        return live
+
+    def _send_due(self, live: list[Enrollment]) -> dict[str, dict[str, Any]]:
+        assert self.sender is not None
+        done: dict[str, dict[str, Any]] = {}
+        last: float | None = None
+        for enrollment in live:
+            index = self.due_step(enrollment)
+            if index is None:
+                done[enrollment.recipient] = {"status": WAITING}
+                continue
+            if last is not None and self.min_interval > 0:
+                self.sleep(max(0.0, self.min_interval - (time.monotonic() - last)))
+            outcome = self._send_step(enrollment, index)
+            done[enrollment.recipient] = {"status": outcome.status, "step": index + 1}
+            if outcome.reason and outcome.status != status.SENT:
+                done[enrollment.recipient]["reason"] = outcome.reason
+            if outcome.status == status.SENT or outcome.error is not None:
+                last = time.monotonic()
+            if outcome.stops_batch and outcome.error is not None:
+                raise outcome.error
+        return done
+
+    def _send_step(self, enrollment: Enrollment, index: int) -> Any:
+        assert self.sender is not None
+        step = self.steps[index]
+        message, subject = self.render(step, enrollment.data, index + 1)
+        request = self.build(enrollment, message, subject)
+        key = f"sequence:{self.campaign}:{index + 1}:{enrollment.recipient}"
+        dag_id, task_id, run_id, map_index = self.run or (None, None, None, None)
+        spec = NewSend(key, enrollment.account, request.recipient, dag_id, task_id, run_id, map_index)
+        outcome = self.sender.send(request, spec)
+        if outcome.status in (status.SENT, status.SKIPPED):
+            answer = outcome.response or {}
+            sent_at = self._sent_at(answer, key, outcome.status)
+            self.store.advance(
+                enrollment,
+                sent_at=sent_at,
+                conversation_urn=answer.get("conversationUrn"),
+                finished=index + 1 >= len(self.steps),
+            )
+            outcome.status = status.SENT if outcome.status == status.SENT else status.SKIPPED
+        elif outcome.status == status.UNKNOWN:
+            self.store.set_state(enrollment, state.UNKNOWN, error=outcome.reason)
+        elif outcome.status == status.FAILED:
+            retry_later = (
+                outcome.error is not None and outcome.error.delivered is False and outcome.error.retryable
+            )
+            if not retry_later:
+                self.store.set_state(enrollment, state.FAILED, error=outcome.reason)
+        return outcome
+
+    def _sent_at(self, answer: dict[str, Any], key: str, outcome_status: str) -> datetime:
+        if outcome_status == status.SKIPPED:  # sent by an earlier run that stopped before its update
+            entry = self.store.ledger.get(key)
+            if entry is not None:
+                return entry.updated_at
+        return self._now()
+
+    # -- replies -----------------------------------------------------------------------
+
+    def _read_replies(self, live: list[Enrollment]) -> None:
+        """Mark those who replied since their first step; one account-wide listing per
+        account (from a watermark), per-conversation reads only where it fails."""
+        assert self.replies is not None
+        watched = [e for e in live if e.step >= 1 and e.first_sent_at is not None]
+        by_account: dict[str, list[Enrollment]] = {}
+        for enrollment in watched:
+            by_account.setdefault(enrollment.account, []).append(enrollment)
+        for account, group in by_account.items():
+            api_account = None if account == DEFAULT_ACCOUNT else account
+            earliest = min(e.first_sent_at for e in group if e.first_sent_at)
+            since = max(earliest, (self.store.watermark(self.campaign, account) or earliest) - REPLY_OVERLAP)
+            checked_at = self._now()
+            try:
+                found = self.replies.recent(since, api_account)
+            except ConnectSafelyError as exc:
+                if exc.stops_batch:
+                    raise
+                self.log.warning("Reading recent messages failed (%s); reading each due conversation", exc)
+                found = self._per_conversation(group, api_account)
+            self._match(group, found)
+            self.store.set_watermark(self.campaign, account, checked_at)
+
+    def _per_conversation(self, group: list[Enrollment], account_id: str | None) -> list[dict[str, Any]]:
+        assert self.replies is not None
+        found: list[dict[str, Any]] = []
+        for enrollment in group:
+            if (
+                enrollment.conversation_urn
+                and enrollment.first_sent_at
+                and self.due_step(enrollment) is not None
+            ):
+                found.extend(
+                    self.replies.in_conversation(
+                        enrollment.conversation_urn, enrollment.first_sent_at, account_id
+                    )
+                )
+        return found
+
+    def _match(self, group: list[Enrollment], found: list[dict[str, Any]]) -> None:
+        by_conversation = {e.conversation_urn: e for e in group if e.conversation_urn}
+        by_person = {e.recipient: e for e in group}
+        for reply in sorted(found, key=lambda r: str(r.get("sentAt") or "")):
+            enrollment = by_conversation.get(str(reply.get("conversationUrn"))) or by_person.get(
+                str(reply.get("senderProfileId") or "").lower()
+            )
+            if enrollment is None or enrollment.state == state.REPLIED:
+                continue
+            when = _parse_time(reply.get("sentAt"))
+            if when is None or enrollment.first_sent_at is None or when <= enrollment.first_sent_at:
+                continue
+            self.store.mark_replied(enrollment, when, str(reply.get("text") or ""))
+            self.log.info(
+                "Recipient %s replied at %s: the sequence stops for them", enrollment.recipient, when
+            )
+
+    # -- reporting ---------------------------------------------------------------------
+
+    def _report(
+        self,
+        before: list[Enrollment],
+        enrolled: list[str],
+        this_run: dict[str, dict[str, Any]],
+        invalid_items: list[Any],
+    ) -> dict[str, Any]:
+        after = {e.recipient: e for e in self.store.enrollments(self.campaign)}
+        outcomes = []
+        for recipient, enrollment in after.items():
+            item = {**enrollment.to_dict(), **this_run.get(recipient, {})}
+            item.setdefault("status", enrollment.state if enrollment.state != state.ACTIVE else WAITING)
+            if enrollment.state == state.REPLIED:
+                item["status"] = REPLIED
+            outcomes.append(item)
+        outcomes.extend(o.to_dict() for o in invalid_items)
+        sent_per_step: dict[str, int] = {}
+        for item in this_run.values():
+            if item["status"] == status.SENT:
+                sent_per_step[str(item["step"])] = sent_per_step.get(str(item["step"]), 0) + 1
+        states = [e.state for e in after.values()]
+        summary = {
+            "campaign": self.campaign,
+            "enrolled": len(enrolled),
+            "total": len(after),
+            "sent": sum(sent_per_step.values()),
+            "sent_per_step": sent_per_step,
+            "replied": states.count(state.REPLIED),
+            "finished": states.count(state.FINISHED),
+            "waiting": sum(1 for item in this_run.values() if item["status"] == WAITING),
+            "failed": states.count(state.FAILED) + len(invalid_items),
+            "unknown": states.count(state.UNKNOWN),
+        }
+        shown = ("enrolled", "sent", "replied", "finished", "waiting", "failed", "unknown")
+        self.log.info(
+            "Sequence %s finished its run: %s (per step: %s)",
+            self.campaign,
+            ", ".join(f"{name} {summary[name]}" for name in shown if summary[name]) or "nothing to do",
+            sent_per_step or "none sent",
+        )
+        # This run's problems only: an enrolment that failed in an earlier run was logged then.
+        problems = [
+            o
+            for o in outcomes
+            if o["status"] in (status.FAILED, status.UNKNOWN)
+            and (o["recipient"] in this_run or "step" not in o)
+        ]
+        for item in problems[:PROBLEMS_LOGGED]:
+            why = item.get("reason") or item.get("error")
+            self.log.warning("Recipient %s: %s: %s", item["recipient"], item["status"], why)
+        if len(problems) > PROBLEMS_LOGGED:
+            self.log.warning(
+                "... and %d more failed or unknown recipient(s)", len(problems) - PROBLEMS_LOGGED
+            )
+        return {"summary": summary, "outcomes": outcomes}
+
+    def _dry_run(self, people: dict[str, BatchItem], invalid_items: list[Any]) -> dict[str, Any]:
+        known = {e.recipient: e for e in self.store.enrollments(self.campaign)}
+        outcomes = []
+        for who, item in people.items():
+            enrollment = known.get(who)
+            if enrollment is None:
+                from airflow_provider_connectsafely.ledger.sequences import Enrollment
+
+                enrollment = Enrollment(self.campaign, who, _account(item.request), data=_data(item))
+                enrollment.enrolled_at = self._now()
+            outcomes.append(self._would(enrollment))
+        outcomes.extend(self._would(e) for who, e in known.items() if who not in people)
+        outcomes.extend(o.to_dict() for o in invalid_items)
+        would = sum(1 for o in outcomes if o["status"] == status.WOULD_SEND)
+        summary = {"campaign": self.campaign, "dry_run": True, "total": len(outcomes), "would_send": would}
+        self.log.info("Sequence %s (dry run): %d message(s) would go out now", self.campaign, would)
+        return {"summary": summary, "outcomes": outcomes}
+
+    def _would(self, enrollment: Enrollment) -> dict[str, Any]:
+        item = enrollment.to_dict()
+        index = self.due_step(enrollment) if enrollment.state in (state.ACTIVE, state.UNKNOWN) else None
+        if index is None:
+            item["status"] = WAITING if enrollment.state == state.ACTIVE else enrollment.state
+            return item
+        message, _subject = self.render(self.steps[index], enrollment.data, index + 1)
+        item.update(status=status.WOULD_SEND, step=index + 1, message=message)
+        return item
+
+    @staticmethod
+    def _identity(item: BatchItem) -> str:
+        assert item.identity is not None
+        return item.identity
+
+
+def _account(request: MessageRequest | None) -> str:
+    return (request.account_id if request is not None else None) or DEFAULT_ACCOUNT
+
+
+def _data(item: BatchItem) -> dict[str, Any]:
+    return dict(item.data or {})
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Sensors: wait in Airflow for something to happen on LinkedIn (see ``reply``)."""

@@ -1,0 +1,148 @@
+"""An event trigger for ``AssetWatcher``: one asset event per new LinkedIn reply.
+
+Example (a DAG run per reply; the reply is the asset event's ``extra["payload"]``)::
+
+    from airflow.sdk import DAG, Asset, AssetWatcher
+
+    from airflow_provider_connectsafely.triggers.reply_events import LinkedInRepliesEventTrigger
+
+    replies = Asset(
+        "connectsafely://replies/default",
+        watchers=[AssetWatcher(name="linkedin_replies", trigger=LinkedInRepliesEventTrigger())],
+    )
+    with DAG("on_linkedin_reply", schedule=[replies]): ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+# BaseEventTrigger lives here on Airflow 3.1 and 3.3 alike (the Task SDK does not export it).
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+from airflow_provider_connectsafely import defaults
+from airflow_provider_connectsafely.triggers import watermark
+from airflow_provider_connectsafely.triggers.polling import (
+    in_thread,
+    iso,
+    parse_time,
+    read_hook,
+    retry_delay,
+)
+
+CLASSPATH = "airflow_provider_connectsafely.triggers.reply_events.LinkedInRepliesEventTrigger"
+
+
+class LinkedInRepliesEventTrigger(BaseEventTrigger):
+    """Poll an account's conversations and fire one event per new reply, oldest first.
+
+    Each event's payload is the reply (``messageUrn``, ``text``, ``sentAt``,
+    ``senderProfileId``, ``conversationUrn``) plus ``accountId``; Airflow puts it in the
+    asset event's ``extra["payload"]``.
+
+    **No reply twice, none lost.** Delivered replies are remembered in a small JSON file
+    (see :mod:`~airflow_provider_connectsafely.triggers.watermark`): the newest delivered
+    ``sentAt`` plus the ``messageUrn`` of replies within ``lookback`` of it. Each poll asks
+    for replies after ``watermark - lookback`` and skips known URNs, so a recreated trigger
+    (triggerer restart) carries on where the last one stopped. A reply is recorded when
+    the triggerer takes its event; a crash in between can repeat that one reply, never
+    lose it (``messageUrn`` is in the payload for consumers that must be strict).
+
+    The file is local to the machine (``$AIRFLOW_HOME/connectsafely/reply-watermarks/``):
+    with triggerers on several machines, set ``state_path`` to shared storage.
+
+    Failures: a 429 is waited out until its reset; passing failures are polled through;
+    a bad key or missing permission raises, which fails the trigger visibly in Airflow.
+
+    :param account_id: the LinkedIn account; the connection's default when None.
+    :param conn_id: the ConnectSafely Airflow connection.
+    :param poke_interval: seconds between polls.
+    :param since: on the very first run (no stored watermark), only replies after this
+        moment count (ISO 8601); None: replies after the first poll's start. Ignored once a
+        watermark is stored.
+    :param lookback: seconds before the watermark still asked for, to catch replies the API
+        lists late or with equal times.
+    :param watermark_key: tells apart several watchers of the same connection and account
+        (each delivers every reply); they share one watermark when equal.
+    :param state_path: the watermark file; default under ``$AIRFLOW_HOME``.
+    """
+
+    def __init__(
+        self,
+        account_id: str | None = None,
+        conn_id: str = defaults.CONN_ID,
+        poke_interval: float = 60.0,
+        since: datetime | str | None = None,
+        lookback: float = 300.0,
+        watermark_key: str = "",
+        state_path: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.conn_id = conn_id
+        self.poke_interval = float(poke_interval)
+        self.since = None if since is None else iso(parse_time(since))
+        self.lookback = float(lookback)
+        self.watermark_key = watermark_key
+        self.state_path = state_path
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            CLASSPATH,
+            {
+                "account_id": self.account_id,
+                "conn_id": self.conn_id,
+                "poke_interval": self.poke_interval,
+                "since": self.since,
+                "lookback": self.lookback,
+                "watermark_key": self.watermark_key,
+                "state_path": self.state_path,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        path = watermark.state_file(self.conn_id, self.account_id, self.watermark_key, self.state_path)
+        lookback = timedelta(seconds=self.lookback)
+        mark = await in_thread(watermark.load, path)
+        if mark is None:
+            start = parse_time(self.since) if self.since else datetime.now(timezone.utc)
+            mark = watermark.Watermark(at=start)
+            await in_thread(watermark.save, path, mark)
+        self.log.info("Watching replies of %s from %s (state: %s)", self._who(), iso(mark.at), path)
+        hook = read_hook(self.conn_id)
+        while True:
+            try:
+                grouped = await in_thread(
+                    hook.recent_replies, since=mark.query_since(lookback), account_id=self.account_id
+                )
+            except Exception as exc:
+                wait = retry_delay(exc, self.poke_interval)
+                if wait is None:
+                    raise
+                self.log.warning(
+                    "Polling replies of %s failed (%s); next poll in %.1f s", self._who(), exc, wait
+                )
+                await asyncio.sleep(wait)
+                continue
+            for reply in _oldest_first(grouped):
+                if not mark.is_new(reply):
+                    continue
+                yield TriggerEvent({**reply, "accountId": reply.get("accountId") or self.account_id})
+                # Resumed: the triggerer has taken the event.
+                mark.record(reply, lookback)
+                await in_thread(watermark.save, path, mark)
+            await asyncio.sleep(self.poke_interval)
+
+    def _who(self) -> str:
+        return f"account {self.account_id or '(connection default)'} via {self.conn_id}"
+
+
+def _oldest_first(grouped: dict[str, list[dict]]) -> list[dict]:
+    replies = []
+    for conversation_urn, items in grouped.items():
+        for reply in items:
+            replies.append({"conversationUrn": conversation_urn, **reply})
+    return sorted(replies, key=lambda r: (parse_time(r["sentAt"]), str(r.get("messageUrn"))))

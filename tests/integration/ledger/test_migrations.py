@@ -1,0 +1,359 @@
+"""The ledger's schema under Alembic: a 0.1 ledger upgrades in place, a new one starts at head,
+a newer one is refused, and concurrent first use migrates exactly once (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from helpers.paths import FIXTURES, REPO
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from airflow_provider_connectsafely.ledger import FAILED, PENDING, SENT, UNKNOWN, NewSend
+from airflow_provider_connectsafely.ledger.migrations import BASELINE, HEAD, VERSION_TABLE
+from airflow_provider_connectsafely.ledger.store import SendLedger
+
+try:
+    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
+except ImportError:
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError  # type: ignore[no-redef]
+
+# Every ledger here runs on this clock: nothing depends on today's date.
+NOW = datetime(2025, 6, 3, 12, 0, tzinfo=timezone.utc)
+OLD_COLUMNS = (
+    "dedupe_key, state, account, recipient, claim_token, attempts, retryable, error, recipient_urn, "
+    "response, dag_id, task_id, run_id, map_index, created_at, updated_at"
+)
+NEW_COLUMNS = ("conversation_urn", "thread_id", "message_urn", "settled_by", "settled_at", "settle_note")
+# The rows in tests/fixtures/ledger_0_1.*.sql: (state, attempts, retryable).
+FIXTURE_ROWS = {
+    "spring:pending": (PENDING, 1, False),
+    "spring:sent": (SENT, 1, False),
+    "spring:second-attempt": (SENT, 2, False),
+    "spring:failed-retryable": (FAILED, 1, True),
+    "spring:failed-final": (FAILED, 1, False),
+    "spring:unknown": (UNKNOWN, 1, False),
+    "spring:resolved-sent": (SENT, 1, False),
+    "spring:resolved-failed": (FAILED, 1, True),
+    "spring:taken-over": (PENDING, 2, False),
+    "adhoc:josé": (SENT, 1, False),
+}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def url(request, tmp_path) -> str:
+    """An empty database on SQLite and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def load_0_1(url: str) -> None:
+    """Write the ledger that release 0.1 left behind (its own DDL and rows)."""
+    dialect = make_url(url).get_backend_name()
+    script = (FIXTURES / f"ledger_0_1.{dialect}.sql").read_text(encoding="utf-8")
+    engine = create_engine(url)
+    raw = engine.raw_connection()
+    try:
+        if dialect == "sqlite":
+            raw.driver_connection.executescript(script)
+        else:
+            raw.cursor().execute(script)
+            raw.commit()
+    finally:
+        raw.close()
+        engine.dispose()
+
+
+def query(url: str, sql: str) -> list[tuple]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, sql: str, params: object = None) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql), params)
+    finally:
+        engine.dispose()
+
+
+def schema_differences(url: str) -> list:
+    """What Alembic's autogenerate finds between the database and ``schema.py``."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from airflow_provider_connectsafely.ledger.schema import metadata
+
+    def ours(name, type_, _parent):
+        return type_ != "table" or name in metadata.tables
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return compare_metadata(MigrationContext.configure(conn, opts={"include_name": ours}), metadata)
+    finally:
+        engine.dispose()
+
+
+def open_ledger(url: str) -> SendLedger:
+    return SendLedger.from_url(url, clock=lambda: NOW)
+
+
+def test_a_0_1_ledger_upgrades_in_place_with_nothing_lost(url):
+    load_0_1(url)
+    before = query(url, f"SELECT {OLD_COLUMNS} FROM connectsafely_sends ORDER BY dedupe_key")
+    assert len(before) == len(FIXTURE_ROWS)
+    ledger = open_ledger(url)
+    assert ledger.schema_version() is None
+
+    entries = ledger.get_many(FIXTURE_ROWS)
+
+    assert ledger.schema_version() == HEAD
+    assert query(url, f"SELECT {OLD_COLUMNS} FROM connectsafely_sends ORDER BY dedupe_key") == before
+    assert query(url, f"SELECT {', '.join(NEW_COLUMNS)} FROM connectsafely_sends") == [(None,) * 6] * 10
+    assert schema_differences(url) == []
+    assert {key: (e.state, e.attempts, e.retryable) for key, e in entries.items()} == FIXTURE_ROWS
+    sent = entries["spring:sent"]
+    assert sent.recipient_urn == "urn:li:fsd_profile:ACoAAB2"
+    assert sent.response == {
+        "success": True,
+        "message": "Message sent successfully",
+        "recipientProfileUrn": "urn:li:fsd_profile:ACoAAB2",
+    }
+    assert (sent.dag_id, sent.task_id, sent.map_index) == ("crm_outreach", "send", 1)
+    assert sent.run_id == "scheduled__2025-06-02T09:00:00+00:00"
+    assert sent.created_at == datetime(2025, 6, 2, 9, 1, 1, 250000, tzinfo=timezone.utc)
+    assert sent.updated_at == datetime(2025, 6, 2, 9, 2, 2, 500000, tzinfo=timezone.utc)
+    assert (sent.conversation_urn, sent.settled_by, sent.settled_at) == (None, None, None)
+    assert entries["spring:failed-final"].error.endswith("recipient can't receive messages")
+    assert entries["spring:resolved-sent"].error == "resolved by hand: seen in the LinkedIn inbox"
+    josé = entries["adhoc:josé"]
+    assert (josé.account, josé.recipient, josé.dag_id, josé.map_index) == (
+        "default",
+        "urn:li:fsd_profile:José-Núñez",
+        None,
+        None,
+    )
+    assert josé.response["note"] == "¡Hola! 'quoted' \"double\""
+    # sent, pending and unknown rows still count against the day's cap
+    assert ledger.count_since("sales@example.com", datetime(2025, 6, 2, tzinfo=timezone.utc)) == 6
+    ledger.close()
+
+
+def test_an_upgraded_0_1_ledger_keeps_blocking_and_records_the_new_columns(url):
+    load_0_1(url)
+    ledger = open_ledger(url)
+
+    def claim(key: str, **kwargs):
+        return ledger.claim(
+            NewSend(key, "sales@example.com", "ACoAAB1", "crm_outreach", "send", "r", 0), **kwargs
+        )
+
+    for key in (
+        "spring:sent",
+        "spring:resolved-sent",
+        "spring:pending",
+        "spring:unknown",
+        "spring:failed-final",
+    ):
+        refused = claim(key)
+        assert not refused.claimed and refused.entry.state == FIXTURE_ROWS[key][0]
+
+    retry = claim("spring:failed-retryable")
+    assert retry.claimed
+    answer = {
+        "success": True,
+        "recipientProfileUrn": "urn:li:fsd_profile:ACoAAB4",
+        "conversationUrn": "urn:li:msg_conversation:(urn:li:fsd_profile:ME,2-abc)",
+        "threadId": "2-abc",
+        "sentMessage": {"messageUrn": "urn:li:msg_message:(urn:li:fsd_profile:ME,2-abc-1)", "text": "Hi"},
+    }
+    ledger.mark_sent("spring:failed-retryable", retry.token, answer)
+    sent = ledger.get("spring:failed-retryable")
+    assert (sent.state, sent.attempts, sent.updated_at) == (SENT, 2, NOW)
+    assert sent.conversation_urn == answer["conversationUrn"]
+    assert sent.thread_id == "2-abc"
+    assert sent.message_urn == "urn:li:msg_message:(urn:li:fsd_profile:ME,2-abc-1)"
+    assert sent.response == answer
+    assert not claim("spring:failed-retryable").claimed
+
+    assert ledger.resolve("spring:unknown", FAILED, "not in the inbox", settled_by="ops@example.com")
+    settled = ledger.get("spring:unknown")
+    assert (settled.state, settled.retryable, settled.error) == (
+        FAILED,
+        True,
+        "resolved by hand: not in the inbox",
+    )
+    assert (settled.settled_by, settled.settled_at, settled.settle_note) == (
+        "ops@example.com",
+        NOW,
+        "not in the inbox",
+    )
+    # a new attempt starts clean: the settlement belonged to the last one
+    again = claim("spring:unknown")
+    assert again.claimed
+    assert ledger.get("spring:unknown").settled_by is None
+
+    fresh = claim("autumn:new")
+    assert fresh.claimed
+    ledger.mark_sent("autumn:new", fresh.token, {"success": True})
+    assert (ledger.get("autumn:new").state, ledger.get("autumn:new").conversation_urn) == (SENT, None)
+    ledger.close()
+
+
+def test_the_baseline_revision_is_the_0_1_schema_and_upgrading_from_it_keeps_rows(url):
+    from alembic import command
+    from alembic.config import Config
+
+    from airflow_provider_connectsafely.ledger import migrations
+
+    load_0_1(url)
+    released = describe_table(url)
+    rows = query(url, f"SELECT {OLD_COLUMNS} FROM connectsafely_sends")
+    execute(url, "DROP TABLE connectsafely_sends")
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, BASELINE)
+    engine.dispose()
+    assert describe_table(url) == released
+
+    names = [name.strip() for name in OLD_COLUMNS.split(",")]
+    insert = f"INSERT INTO connectsafely_sends ({OLD_COLUMNS}) VALUES ({', '.join(':' + n for n in names)})"
+    execute(url, insert, [dict(zip(names, row)) for row in rows])
+    ledger = open_ledger(url)
+    assert ledger.schema_version() == BASELINE
+    assert ledger.upgrade()
+    assert ledger.schema_version() == HEAD
+    assert sorted(query(url, f"SELECT {OLD_COLUMNS} FROM connectsafely_sends")) == sorted(rows)
+    assert not ledger.upgrade()  # already at head
+    ledger.close()
+
+
+def describe_table(url: str) -> dict:
+    engine = create_engine(url)
+    try:
+        found = inspect(engine)
+        columns = [
+            (c["name"], str(c["type"]), c["nullable"], getattr(c["type"], "timezone", None))
+            for c in found.get_columns("connectsafely_sends")
+        ]
+        indexes = sorted(
+            (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+            for i in found.get_indexes("connectsafely_sends")
+        )
+        return {
+            "columns": columns,
+            "primary key": found.get_pk_constraint("connectsafely_sends")["constrained_columns"],
+            "indexes": indexes,
+        }
+    finally:
+        engine.dispose()
+
+
+def test_a_new_ledger_is_created_at_head(url):
+    ledger = open_ledger(url)
+    assert ledger.schema_version() is None
+    assert ledger.claim(NewSend("k1", "acct", "bob")).claimed
+    assert ledger.schema_version() == HEAD
+    assert query(url, f"SELECT version_num FROM {VERSION_TABLE}") == [(HEAD,)]
+    assert schema_differences(url) == []
+    assert not ledger.upgrade()
+    ledger.close()
+
+
+def test_the_head_constant_is_the_newest_revision():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from airflow_provider_connectsafely.ledger import migrations
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
+
+
+def test_a_ledger_newer_than_the_code_is_refused_naming_both_versions(url):
+    open_ledger(url).ensure_schema()
+    execute(url, f"UPDATE {VERSION_TABLE} SET version_num = '9999'")
+
+    ledger = open_ledger(url)
+    assert ledger.schema_version() == "9999"
+    with pytest.raises(ConnectSafelyConfigError) as raised:
+        ledger.ensure_schema()
+    message = str(raised.value)
+    assert "9999" in message and HEAD in message
+    assert "every worker" in message
+    with pytest.raises(ConnectSafelyConfigError):
+        ledger.claim(NewSend("k1", "acct", "bob"))
+    assert query(url, f"SELECT version_num FROM {VERSION_TABLE}") == [("9999",)]
+    ledger.close()
+
+
+WORKER = textwrap.dedent(
+    """
+    import logging, pathlib, sys, time
+    import alembic.command, alembic.runtime.migration  # loaded before the start line
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(name)s: %(message)s")
+    ledger = SendLedger.from_url(sys.argv[1])
+    print("ready", flush=True)
+    go = pathlib.Path(sys.argv[2])
+    while not go.exists():
+        time.sleep(0.002)
+    ledger.ensure_schema()
+    print("version", ledger.schema_version(), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("start", ["new", "0.1"])
+def test_concurrent_first_use_migrates_once(url, start, tmp_path):
+    if start == "0.1":
+        load_0_1(url)
+    go = tmp_path / "go"
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, url, str(go)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for worker in workers:
+        assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
+    go.touch()
+    outputs = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        outputs.append(out)
+
+    assert all(f"version {HEAD}" in out for out in outputs)
+    migrated = [
+        line
+        for out in outputs
+        for line in out.splitlines()
+        if line.startswith("airflow_provider_connectsafely.ledger.migrations")
+    ]
+    assert len(migrated) == 1, outputs
+    assert ("-> " + HEAD) in migrated[0]
+    assert query(url, f"SELECT version_num FROM {VERSION_TABLE}") == [(HEAD,)]
+    expected = len(FIXTURE_ROWS) if start == "0.1" else 0
+    assert query(url, "SELECT COUNT(*) FROM connectsafely_sends") == [(expected,)]

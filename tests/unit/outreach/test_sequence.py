@@ -1,0 +1,232 @@
+"""Sequences below the operator: enrolment, due steps, stop on reply, edits, crashes
+(a fake API and reply reader, a real SQLite ledger, a settable clock; no Airflow)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely.api.models import MessageRequest
+from airflow_provider_connectsafely.ledger.sequences import SequenceStore
+from airflow_provider_connectsafely.ledger.store import SendLedger
+from airflow_provider_connectsafely.outreach.batch import prepare_items
+from airflow_provider_connectsafely.outreach.delivery import GuardedSender
+from airflow_provider_connectsafely.outreach.sequence import SequenceRun
+from airflow_provider_connectsafely.outreach.steps import SequenceStep
+
+START = datetime(2031, 5, 5, 9, 0, tzinfo=timezone.utc)
+STEPS = [
+    SequenceStep("Hi {{ recipient.first }}"),
+    SequenceStep("Following up, {{ recipient.first }}", wait=timedelta(days=3)),
+    SequenceStep("Last one", wait=timedelta(days=7)),
+]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class FakeApi:
+    """Sends: records (recipient or conversation, text); answers with a conversation."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.fail: dict[str, errors.ConnectSafelyError] = {}
+
+    def __call__(self, request: MessageRequest) -> dict:
+        who = request.recipient
+        if who in self.fail:
+            raise self.fail[who]
+        self.sent.append((who, request.message))
+        urn = who if who.startswith("urn:li:msg_conversation:") else f"urn:li:msg_conversation:{who}"
+        return {"success": True, "conversationUrn": urn, "recipientProfileUrn": f"urn:li:fsd_profile:{who}"}
+
+
+class FakeReplies:
+    def __init__(self) -> None:
+        self.replies: list[dict] = []
+        self.calls = 0
+
+    def add(self, who: str, at: datetime, text: str = "Thanks, let's talk") -> None:
+        self.replies.append(
+            {
+                "conversationUrn": f"urn:li:msg_conversation:{who}",
+                "senderProfileId": who,
+                "sentAt": at.isoformat(),
+                "text": text,
+            }
+        )
+
+    def recent(self, since, account_id):
+        self.calls += 1
+        return [r for r in self.replies if datetime.fromisoformat(r["sentAt"]) > since]
+
+    def in_conversation(self, urn, since, account_id):
+        raise AssertionError("the listing answers; no per-conversation reads")
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def ledger(tmp_path, clock):
+    store = SendLedger.sqlite(tmp_path / "l.sqlite", clock=clock)
+    yield store
+    store.close()
+
+
+def render(step, data, number):
+    from jinja2 import Template
+
+    return Template(step.message).render(recipient=data, step=number), None
+
+
+def build(enrollment, message, subject):
+    if enrollment.step and enrollment.conversation_urn:
+        return MessageRequest(
+            message=message, recipient_profile_id=None, recipient_profile_urn=enrollment.conversation_urn
+        )
+    return MessageRequest.build(message=message, recipient_profile_id=enrollment.recipient)
+
+
+def sequence(ledger, api, replies=None, steps=STEPS, **kwargs) -> SequenceRun:
+    return SequenceRun(
+        campaign="q4",
+        steps=steps,
+        store=SequenceStore(ledger),
+        sender=GuardedSender(api, ledger, daily_limit=0),
+        build=build,
+        render=render,
+        replies=replies,
+        **kwargs,
+    )
+
+
+def people(*names: str):
+    rows = [{"recipient_profile_id": n, "first": n.title()} for n in names]
+    return prepare_items(rows, lambda r: render(STEPS[0], r, 1), campaign="q4")
+
+
+def test_steps_go_out_when_due_and_a_reply_stops_the_rest(ledger, clock):
+    api, replies = FakeApi(), FakeReplies()
+    first = sequence(ledger, api, replies).execute(people("ann", "bob"))
+    assert first["summary"]["enrolled"] == 2 and first["summary"]["sent_per_step"] == {"1": 2}
+    assert api.sent == [("ann", "Hi Ann"), ("bob", "Hi Bob")]
+
+    clock.now = START + timedelta(days=1)  # nothing due yet
+    quiet = sequence(ledger, api, replies).execute(people("ann", "bob"))
+    assert quiet["summary"]["sent"] == 0 and quiet["summary"]["waiting"] == 2
+
+    replies.add("bob", START + timedelta(days=2))
+    clock.now = START + timedelta(days=3, minutes=1)
+    second = sequence(ledger, api, replies).execute(people("ann", "bob"))
+    assert api.sent[-1] == ("urn:li:msg_conversation:ann", "Following up, Ann")  # in the conversation
+    assert len(api.sent) == 3
+    by = {o["recipient"]: o for o in second["outcomes"]}
+    assert by["bob"]["status"] == "replied" and by["bob"]["reply_text"] == "Thanks, let's talk"
+    assert second["summary"]["replied"] == 1
+
+    clock.now = START + timedelta(days=11)
+    third = sequence(ledger, api, replies).execute(people("ann", "bob"))
+    assert api.sent[-1] == ("urn:li:msg_conversation:ann", "Last one") and len(api.sent) == 4
+    assert third["summary"]["finished"] == 1
+    clock.now = START + timedelta(days=30)
+    sequence(ledger, api, replies).execute(people("ann", "bob"))
+    assert len(api.sent) == 4  # finished and replied: nothing more, ever
+
+
+def test_reply_detection_reads_from_a_watermark_not_the_whole_history(ledger, clock):
+    api, replies = FakeApi(), FakeReplies()
+    sequence(ledger, api, replies).execute(people("ann"))
+    clock.now = START + timedelta(days=3, minutes=1)
+    sequence(ledger, api, replies).execute(people("ann"))
+    mark = SequenceStore(ledger).watermark("q4", "default")
+    assert mark == START + timedelta(days=3, minutes=1) and replies.calls == 1
+
+
+def test_a_crash_after_the_send_catches_up_without_sending_again(ledger, clock):
+    api = FakeApi()
+    run = sequence(ledger, api)
+    store = run.store
+    original = store.advance
+    store.advance = lambda *a, **k: (_ for _ in ()).throw(SystemExit("killed after the send"))  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        run.execute(people("ann"))
+    store.advance = original  # type: ignore[method-assign]
+    again = sequence(ledger, api).execute(people("ann"))
+    assert api.sent == [("ann", "Hi Ann")]
+    (outcome,) = again["outcomes"]
+    assert outcome["step"] == 1 and outcome["status"] == "skipped"
+
+
+def test_parallel_runs_send_each_step_once(ledger, clock):
+    api = FakeApi()
+    a, b = sequence(ledger, api), sequence(ledger, api)
+    a.execute(people("ann", "bob"))
+    b.execute(people("ann", "bob"))
+    assert sorted(api.sent) == [("ann", "Hi Ann"), ("bob", "Hi Bob")]
+
+
+def test_adding_a_step_later_reaches_those_who_finished(ledger, clock):
+    api = FakeApi()
+    one = [STEPS[0]]
+    sequence(ledger, api, steps=one).execute(people("ann"))
+    clock.now = START + timedelta(days=1)
+    assert sequence(ledger, api, steps=one).execute(people("ann"))["summary"]["finished"] == 1
+    clock.now = START + timedelta(days=4)
+    sequence(ledger, api, steps=STEPS[:2]).execute(people("ann"))
+    assert [text for _who, text in api.sent] == ["Hi Ann", "Following up, Ann"]
+    clock.now = START + timedelta(days=20)
+    sequence(ledger, api, steps=STEPS[:1]).execute(people("ann"))  # a step removed: nothing re-sent
+    assert len(api.sent) == 2
+
+
+def test_removed_recipients_continue_unless_told_to_stop(ledger, clock):
+    api = FakeApi()
+    sequence(ledger, api).execute(people("ann", "bob"))
+    clock.now = START + timedelta(days=4)
+    sequence(ledger, api).execute(people("ann"))  # bob left the query: goes on by default
+    assert ("urn:li:msg_conversation:bob", "Following up, Bob") in api.sent
+    clock.now = START + timedelta(days=12)
+    result = sequence(ledger, api, on_removed="stop").execute(people("ann"))
+    by = {o["recipient"]: o for o in result["outcomes"]}
+    assert by["bob"]["state"] == "removed" and by["ann"]["step"] == 3
+
+
+def test_a_final_failure_ends_the_enrolment_and_names_why(ledger, clock, caplog):
+    api = FakeApi()
+    api.fail["bob"] = errors.NotFoundError(404, "Profile not found")
+    result = sequence(ledger, api).execute(people("ann", "bob"))
+    by = {o["recipient"]: o for o in result["outcomes"]}
+    assert by["bob"]["state"] == "failed" and "Profile not found" in by["bob"]["error"]
+    assert any(
+        "Recipient bob" in r.getMessage() and "Profile not found" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_an_unknown_send_blocks_the_step_until_settled(ledger, clock):
+    api = FakeApi()
+    api.fail["ann"] = errors.DeliveryUnknownError("read timeout after sending")
+    sequence(ledger, api).execute(people("ann"))
+    api.fail.clear()
+    blocked = sequence(ledger, api).execute(people("ann"))
+    assert blocked["outcomes"][0]["state"] == "unknown" and api.sent == []
+    ledger.resolve("sequence:q4:1:ann", "failed", "checked LinkedIn: not delivered")
+    settled = sequence(ledger, api).execute(people("ann"))
+    assert api.sent == [("ann", "Hi Ann")] and settled["outcomes"][0]["step"] == 1
+
+
+def test_dry_run_shows_the_step_and_text_and_writes_nothing(ledger, clock):
+    api = FakeApi()
+    result = sequence(ledger, api).execute(people("ann"), dry_run=True)
+    (outcome,) = result["outcomes"]
+    assert outcome["status"] == "would_send" and outcome["message"] == "Hi Ann" and outcome["step"] == 1
+    assert api.sent == [] and SequenceStore(ledger).enrollments("q4") == []
