@@ -10,7 +10,8 @@ loopback: a sequence run sends step 1 to everyone (not measured), 20 people repl
 - **first check**: the next run of the sequence (the follow-up not due yet), whose listing
   still covers every step-1 message the account sent;
 - **steady state**: 20 more replies, and the run after that, which reads only what came
-  since the previous run;
+  since the previous run (runs an hour apart: the clock is moved with time-machine, in this
+  process only, so the emulator and the ledger agree on it);
 - **naive**: one ``find_replies`` call per enrolment, on the same conversations.
 
 Calls are the emulator's own request counts for ``GET`` endpoints; times are wall times of
@@ -27,10 +28,12 @@ import json
 import os
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import time_machine
 
 from benchmarks.harness import Result, Row, benchmark_main
 
@@ -89,10 +92,15 @@ def measure(size: int) -> dict[str, Any]:
             result = operator.execute(context)
             return _reads(emulator) - before, time.perf_counter() - started, result
 
-        reply_batch(0)
-        first_calls, first_seconds, first = timed_run()
-        reply_batch(REPLIES)
-        steady_calls, steady_seconds, steady = timed_run()
+        # Scheduled runs are an hour apart: the clock (ours and the emulator's, one process)
+        # moves forward by an hour before each batch of replies and the run that reads them.
+        started_at = datetime.now(timezone.utc)
+        with time_machine.travel(started_at + timedelta(hours=1), tick=True):
+            reply_batch(0)
+            first_calls, first_seconds, first = timed_run()
+        with time_machine.travel(started_at + timedelta(hours=2), tick=True):
+            reply_batch(REPLIES)
+            steady_calls, steady_seconds, steady = timed_run()
         assert first["summary"]["replied"] == REPLIES and steady["summary"]["replied"] == 2 * REPLIES
 
         ledger = SendLedger.from_url(f"sqlite:///{Path(folder) / 'ledger.sqlite'}")
@@ -100,7 +108,9 @@ def measure(size: int) -> dict[str, Any]:
         hook = ConnectSafelyHook()
         before = _reads(emulator)
         started = time.perf_counter()
-        found = sum(bool(hook.find_replies(e.conversation_urn, since=e.first_sent_at)) for e in watched)
+        found = sum(
+            bool(hook.find_replies(str(e.conversation_urn), since=str(e.first_sent_at))) for e in watched
+        )
         naive_seconds = time.perf_counter() - started
         naive_calls = _reads(emulator) - before
         ledger.close()

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # Bound parameters per IN (...) query; SQLite allows 32,766 since 3.32, PostgreSQL 65,535.
 _CHUNK = 900
 _MAX_ERROR = 2000
+_MAX_SETTLED_BY = 256  # the column's length
 # What a new attempt clears, as it clears the error: the last attempt's conversation and settlement.
 _PER_ATTEMPT = dict.fromkeys(
     ("conversation_urn", "thread_id", "message_urn", "settled_by", "settled_at", "settle_note")
@@ -182,7 +183,9 @@ class SendLedger:
         }
         try:
             with self.engine.begin() as conn:
-                inserted = conn.execute(self.insert_if_absent(sends, values, "dedupe_key")).first() is not None
+                inserted = (
+                    conn.execute(self.insert_if_absent(sends, values, "dedupe_key")).first() is not None
+                )
         except IntegrityError:
             inserted = False
         if inserted:
@@ -231,7 +234,9 @@ class SendLedger:
             recipient_urn=_fit(response.get("recipientProfileUrn"), sends.c.recipient_urn),
             conversation_urn=_fit(response.get("conversationUrn"), sends.c.conversation_urn),
             thread_id=_fit(response.get("threadId"), sends.c.thread_id),
-            message_urn=_fit(message.get("messageUrn") if isinstance(message, dict) else None, sends.c.message_urn),
+            message_urn=_fit(
+                message.get("messageUrn") if isinstance(message, dict) else None, sends.c.message_urn
+            ),
             response=json.dumps(response, default=str),
         )
 
@@ -266,7 +271,7 @@ class SendLedger:
                 state=state,
                 retryable=state == FAILED,
                 error=f"resolved by hand: {note}" if note else "resolved by hand",
-                settled_by=settled_by[: sends.c.settled_by.type.length] if settled_by else None,
+                settled_by=settled_by[:_MAX_SETTLED_BY] if settled_by else None,
                 settled_at=now,
                 settle_note=note or None,
                 updated_at=now,

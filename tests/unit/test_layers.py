@@ -38,6 +38,8 @@ RANKS = {
     "sensors": 5,
     "notifications": 5,
     "get_provider_info": 5,
+    "cli": 5,
+    "testing": 5,
 }
 AIRFLOW_FREE = ["api", "outreach", "ledger.records", "ledger.schema", "ledger.store", "clock", "defaults"]
 

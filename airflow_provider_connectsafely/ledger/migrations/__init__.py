@@ -33,7 +33,7 @@ def current_version(engine: Engine) -> str | None:
     from sqlalchemy import column, inspect, select, table
     from sqlalchemy.exc import DBAPIError
 
-    query = select(column("version_num")).select_from(table(VERSION_TABLE))
+    query: Any = select(column("version_num")).select_from(table(VERSION_TABLE))
     try:
         with engine.connect() as conn:
             return conn.execute(query).scalar()
@@ -63,7 +63,9 @@ def upgrade(engine: Engine, where: str) -> bool:
     known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
     with engine.connect() as conn, conn.begin():
         _lock(conn)
-        before = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+        before = MigrationContext.configure(
+            conn, opts={"version_table": VERSION_TABLE}
+        ).get_current_revision()
         if before == HEAD:
             return False
         if before is not None and before not in known:

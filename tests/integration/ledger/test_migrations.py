@@ -233,7 +233,7 @@ def test_the_baseline_revision_is_the_0_1_schema_and_upgrading_from_it_keeps_row
 
     names = [name.strip() for name in OLD_COLUMNS.split(",")]
     insert = f"INSERT INTO connectsafely_sends ({OLD_COLUMNS}) VALUES ({', '.join(':' + n for n in names)})"
-    execute(url, insert, [dict(zip(names, row)) for row in rows])
+    execute(url, insert, [dict(zip(names, row, strict=True)) for row in rows])
     ledger = open_ledger(url)
     assert ledger.schema_version() == BASELINE
     assert ledger.upgrade()

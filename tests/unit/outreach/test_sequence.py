@@ -230,3 +230,16 @@ def test_dry_run_shows_the_step_and_text_and_writes_nothing(ledger, clock):
     (outcome,) = result["outcomes"]
     assert outcome["status"] == "would_send" and outcome["message"] == "Hi Ann" and outcome["step"] == 1
     assert api.sent == [] and SequenceStore(ledger).enrollments("q4") == []
+
+
+def test_a_crash_between_claim_and_send_is_never_sent_again_blindly(ledger, clock):
+    from airflow_provider_connectsafely.ledger.records import NewSend
+
+    api = FakeApi()
+    sequence(ledger, api).execute(people("bob"))  # bob gets step 1; ann is claimed and "crashes"
+    ledger.claim(NewSend("sequence:q4:1:ann", "default", "ann", "d", "t", "r", -1))
+    clock.now = START + timedelta(hours=1)  # the claim is an hour old: a crashed send, not one in flight
+    result = sequence(ledger, api).execute(people("ann", "bob"))
+    by = {o["recipient"]: o for o in result["outcomes"]}
+    assert by["ann"]["state"] == "unknown" and "still pending" in by["ann"]["error"]
+    assert [who for who, _text in api.sent] == ["bob"]

@@ -35,7 +35,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_connectsafely_sends_account_updated", "connectsafely_sends", ["account", "updated_at"])
+    op.create_index(
+        "ix_connectsafely_sends_account_updated", "connectsafely_sends", ["account", "updated_at"]
+    )
 
 
 def downgrade() -> None:

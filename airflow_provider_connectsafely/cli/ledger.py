@@ -1,0 +1,290 @@
+"""``connectsafely-ledger``: read the send ledger, export it, and settle unknown sends by hand.
+
+Commands: ``list``, ``stats``, ``export`` (read only) and ``settle KEY sent|failed --note``.
+The ledger is the default SQLite file the tasks use, ``--url`` or ``--ledger-conn-id``.
+Problems are one line on stderr and exit status 2, with nothing changed. Importing this
+module is cheap: SQLAlchemy (and Airflow, for ``--ledger-conn-id``) load when a command runs.
+
+Run as ``connectsafely-ledger ...`` or ``python -m airflow_provider_connectsafely.cli.ledger ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow_provider_connectsafely.cli.ledger_location import CliError
+
+if TYPE_CHECKING:
+    from airflow_provider_connectsafely.clock import Clock
+    from airflow_provider_connectsafely.ledger.queries import Filters
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+
+PROG = "connectsafely-ledger"
+STATES = ("pending", "sent", "failed", "unknown")
+SETTLE_STATES = ("sent", "failed")
+DEFAULT_LIMIT = 100
+_MEANING = {
+    "sent": "it was delivered; it is never sent again",
+    "failed": "it was not delivered; the next run may send it again",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (and exit status 2), like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: a ledger location and one of ``list``, ``stats``, ``settle``, ``export``."""
+    # Accepted before or after the command; after it, only when given (SUPPRESS), so that the
+    # command's defaults do not hide a location given before it.
+    where = _location(argparse.SUPPRESS)
+
+    filters = _Parser(add_help=False)
+    filters.add_argument("--state", metavar="STATE[,STATE]", help=f"only these states: {', '.join(STATES)}")
+    filters.add_argument("--campaign", help="only keys campaign:<CAMPAIGN>:... and sequence:<CAMPAIGN>:...")
+    filters.add_argument("--account", help="only sends of this LinkedIn account ('default' when unnamed)")
+    filters.add_argument(
+        "--since", metavar="ISO", help="only rows updated since (UTC unless an offset is given)"
+    )
+
+    parser = _Parser(
+        prog=PROG,
+        description="Read the ConnectSafely send ledger, export it, and settle unknown sends by hand.",
+        parents=[_location(None)],
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+
+    show = commands.add_parser("list", parents=[where, filters], help="list sends, newest first")
+    show.add_argument("--limit", type=_count, default=DEFAULT_LIMIT, help="at most N rows (0: all; 100)")
+    show.add_argument("--format", choices=("table", "json"), default="table")
+    show.add_argument("--wide", action="store_true", help="table cells in full (keys to copy for settle)")
+
+    stats = commands.add_parser("stats", parents=[where], help="counts per account and per campaign")
+    stats.add_argument("--campaign", help="only this campaign")
+    stats.add_argument("--account", help="only this account")
+    stats.add_argument("--format", choices=("table", "json"), default="table")
+
+    settle = commands.add_parser("settle", parents=[where], help="settle a pending or unknown send by hand")
+    settle.add_argument("key", metavar="KEY", help="the send's dedupe key")
+    settle.add_argument("state", metavar="sent|failed", help="sent: it was delivered; failed: it was not")
+    settle.add_argument("--note", required=True, help="what you checked (kept in the ledger)")
+    settle.add_argument("--by", metavar="NAME", help="who settles it (default: your OS user name)")
+
+    export = commands.add_parser("export", parents=[where, filters], help="sends as CSV, oldest first")
+    export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    export.add_argument("--limit", type=_count, default=0, help="at most N rows (0: all, the default)")
+    return parser
+
+
+def _location(default: Any) -> _Parser:
+    where = _Parser(add_help=False)
+    group = where.add_mutually_exclusive_group()
+    group.add_argument(
+        "--ledger-conn-id", metavar="ID", default=default, help="an Airflow connection naming the ledger"
+    )
+    group.add_argument("--url", metavar="SQLALCHEMY_URL", default=default, help="the ledger's SQLAlchemy URL")
+    return where
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
+    """Run one command; return the exit status (0, or 2 after an error or a usage error).
+
+    :param argv: the arguments (``sys.argv[1:]`` when None).
+    :param clock: what "now" is (the start of "today" for ``stats``, a settlement's time);
+        the wall clock when None.
+    """
+    from airflow_provider_connectsafely.clock import utc_now
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    handler = {"list": _list, "stats": _stats, "settle": _settle, "export": _export}[args.command]
+    try:
+        return handler(args, clock or utc_now)
+    except CliError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `| head` stopped reading: not an error, and no traceback
+        _silence_stdout()
+        return 0
+
+
+def _list(args: argparse.Namespace, clock: Clock) -> int:
+    from airflow_provider_connectsafely.cli import ledger_format as fmt
+    from airflow_provider_connectsafely.ledger import queries
+
+    filters = _filters(args)
+    with _opened(args, clock) as ledger:
+        limit = args.limit or None
+        entries = queries.list_entries(ledger, filters, limit=limit)
+        total = queries.count_entries(ledger, filters) if limit and len(entries) == limit else len(entries)
+    if args.format == "json":
+        print(fmt.dumps([fmt.entry_dict(e) for e in entries]))
+    elif entries:
+        print(fmt.entries_table(entries, wide=args.wide))
+    else:
+        print("(no sends match)")
+    if total > len(entries):
+        print(f"showing the newest {len(entries)} of {total} sends; --limit 0 shows all", file=sys.stderr)
+    return 0
+
+
+def _stats(args: argparse.Namespace, clock: Clock) -> int:
+    from airflow_provider_connectsafely.cli import ledger_format as fmt
+    from airflow_provider_connectsafely.ledger import queries
+
+    filters = queries.Filters(campaign=args.campaign, account=args.account)
+    now = clock().astimezone(timezone.utc)
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with _opened(args, clock) as ledger:
+        accounts = queries.account_stats(ledger, filters, day_start=day_start)
+        campaigns = queries.campaign_stats(ledger, filters)
+    if args.format == "json":
+        print(fmt.dumps(fmt.stats_dict(day_start, accounts, campaigns)))
+    else:
+        print(fmt.stats_text(day_start, accounts, campaigns))
+    return 0
+
+
+def _settle(args: argparse.Namespace, clock: Clock) -> int:
+    from airflow_provider_connectsafely.defaults import IN_FLIGHT_FOR
+
+    if args.state not in SETTLE_STATES:
+        raise CliError(f"settle a send as 'sent' or 'failed', not {args.state!r}")
+    note = " ".join(args.note.split())
+    if not note:
+        raise CliError("--note must say what you checked")
+    by = args.by.strip() if args.by and args.by.strip() else _os_user()
+    with _opened(args, clock) as ledger:
+        entry = ledger.get(args.key)
+        if entry is None:
+            raise CliError(f"no send with key {args.key!r} in the ledger")
+        if entry.state not in ("pending", "unknown"):
+            raise CliError(
+                f"{args.key!r} is {entry.state}: only pending or unknown sends can be settled; "
+                "nothing changed"
+            )
+        if entry.state == "pending" and clock() - entry.updated_at < IN_FLIGHT_FOR:
+            print(
+                f"warning: {args.key!r} was claimed at {entry.updated_at:%H:%M:%S} UTC "
+                "and may still be sending",
+                file=sys.stderr,
+            )
+        if not ledger.resolve(args.key, args.state, note, settled_by=by):
+            now = ledger.get(args.key)
+            raise CliError(
+                f"{args.key!r} changed meanwhile (now {now.state if now else 'gone'}); nothing changed"
+            )
+    print(f"settled {args.key!r}: {entry.state} -> {args.state} (by {by}): {_MEANING[args.state]}")
+    return 0
+
+
+def _export(args: argparse.Namespace, clock: Clock) -> int:
+    from airflow_provider_connectsafely.cli import ledger_format as fmt
+    from airflow_provider_connectsafely.ledger import queries
+
+    filters = _filters(args)
+    with _opened(args, clock) as ledger:
+        rows = queries.iter_entries(ledger, filters, limit=args.limit or None, newest_first=False)
+        if not args.output:
+            fmt.write_csv(rows, sys.stdout)
+            return 0
+        try:
+            with open(args.output, "w", newline="", encoding="utf-8") as out:
+                count = fmt.write_csv(rows, out)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+    print(f"exported {count} sends to {args.output}", file=sys.stderr)
+    return 0
+
+
+class _opened:
+    """The ledger named by the arguments, closed afterwards; database errors become CliError."""
+
+    def __init__(self, args: argparse.Namespace, clock: Clock) -> None:
+        self.args = args
+        self.clock = clock
+        self.ledger: SendLedger | None = None
+
+    def __enter__(self) -> SendLedger:
+        from airflow_provider_connectsafely.cli.ledger_location import ledger_url, open_ledger
+
+        self.ledger = open_ledger(ledger_url(self.args.url, self.args.ledger_conn_id), clock=self.clock)
+        return self.ledger
+
+    def __exit__(self, kind: Any, exc: Any, _tb: Any) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from airflow_provider_connectsafely.cli.ledger_location import _first_line
+
+        assert self.ledger is not None
+        where = self.ledger.describe()
+        self.ledger.close()
+        if isinstance(exc, SQLAlchemyError):
+            raise CliError(f"cannot use the ledger at {where}: {_first_line(exc)}") from exc
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    from airflow_provider_connectsafely.ledger.queries import Filters
+
+    states = tuple(s.strip().lower() for s in (args.state or "").split(",") if s.strip())
+    wrong = [s for s in states if s not in STATES]
+    if wrong:
+        raise CliError(f"no state {wrong[0]!r}: use one of {', '.join(STATES)}")
+    return Filters(states=states, campaign=args.campaign, account=args.account, since=_since(args.since))
+
+
+def _since(text: str | None) -> datetime | None:
+    """``--since``: an ISO date (midnight UTC) or date and time (UTC unless it has an offset)."""
+    if text is None:
+        return None
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(
+            f"--since {text!r} is not an ISO date or time (e.g. 2025-01-31 or 2025-01-31T09:00)"
+        ) from None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def _silence_stdout() -> None:
+    import contextlib
+    import os
+
+    # No real file descriptor (tests): nothing is left to flush then.
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers): ask for one
+        raise CliError("cannot tell who you are; pass --by NAME") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Read-only queries over the send ledger, for listing, exporting and statistics.
+
+Nothing here writes, and nothing creates or migrates the schema (unlike ``SendLedger``'s own
+reads): check :func:`schema_version` first and read only a ledger at ``migrations.HEAD``.
+No Airflow imports; SQLAlchemy loads when a query runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_connectsafely.ledger.records import FAILED, PENDING, SENT, UNKNOWN, LedgerEntry
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+
+#: The send states, in the order reports show them.
+SEND_STATES = (PENDING, SENT, FAILED, UNKNOWN)
+#: Campaign kinds, named by their dedupe keys' prefixes: ``campaign:<c>:<recipient>`` for a
+#: batch, ``sequence:<c>:<step>:<recipient>`` for a sequence.
+BATCH = "batch"
+SEQUENCE = "sequence"
+_PREFIXES = {BATCH: "campaign", SEQUENCE: "sequence"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which ledger rows a query reads; every filter given must match.
+
+    :param states: only rows in one of these states (all states when empty).
+    :param campaign: only keys of this batch or sequence campaign (``campaign:<c>:...`` or
+        ``sequence:<c>:...``).
+    :param account: only sends counted against this LinkedIn account.
+    :param since: only rows updated at or after this time (naive means UTC).
+    """
+
+    states: tuple[str, ...] = ()
+    campaign: str | None = None
+    account: str | None = None
+    since: datetime | None = None
+
+
+@dataclass
+class AccountStats:
+    """Sends of one LinkedIn account.
+
+    :param account: the account (``default`` for sends that name none).
+    :param sent_today: sends recorded ``sent`` since the start of the day asked for.
+    :param states: how many rows are in each send state, all time.
+    """
+
+    account: str
+    sent_today: int = 0
+    states: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEND_STATES, 0))
+
+
+@dataclass
+class CampaignStats:
+    """The sends (and for sequences, the enrolments) of one campaign.
+
+    :param campaign: the campaign's name, as in its dedupe keys.
+    :param kind: ``batch`` or ``sequence``.
+    :param states: how many sends are in each send state.
+    :param enrollments: for a sequence, how many enrolments are in each enrolment state.
+    """
+
+    campaign: str
+    kind: str
+    states: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEND_STATES, 0))
+    enrollments: dict[str, int] | None = None
+
+
+def schema_version(engine: Engine) -> str | None:
+    """The ledger's schema version without changing anything; None when the database holds
+    no ledger at all (see :func:`has_sends_table`) or one written by release 0.1.
+
+    :param engine: the ledger's database (any engine: a plain one writes nothing to SQLite).
+    """
+    from airflow_provider_connectsafely.ledger.migrations import current_version
+
+    return current_version(engine)
+
+
+def has_sends_table(engine: Engine) -> bool:
+    """Whether the database holds a ledger at all (its ``connectsafely_sends`` table).
+
+    :param engine: the ledger's database.
+    """
+    from sqlalchemy import inspect
+
+    from airflow_provider_connectsafely.ledger.schema import sends
+
+    return bool(inspect(engine).has_table(sends.name))
+
+
+def campaign_of(dedupe_key: str) -> tuple[str, str] | None:
+    """``(kind, campaign)`` of a batch or sequence key (kind ``batch`` or ``sequence``); None
+    for other keys.
+
+    The recipient at the end of a key is a profile ID (no colon) or a URN (``urn:...``), so
+    a campaign name may itself hold colons.
+
+    :param dedupe_key: ``campaign:<c>:<recipient>`` or ``sequence:<c>:<step>:<recipient>``.
+    """
+    prefix, sep, rest = dedupe_key.partition(":")
+    kind = {value: name for name, value in _PREFIXES.items()}.get(prefix)
+    if not sep or kind is None:
+        return None
+    urn = rest.find(":urn:")
+    head = rest[:urn] if urn >= 0 else rest.rsplit(":", 1)[0] if ":" in rest else ""
+    if kind == SEQUENCE:
+        head, _, step = head.rpartition(":")
+        if not step.isdigit():
+            return None
+    return (kind, head) if head else None
+
+
+def list_entries(
+    ledger: SendLedger, filters: Filters, *, limit: int | None = None, newest_first: bool = True
+) -> list[LedgerEntry]:
+    """The rows that match, newest (or oldest) ``updated_at`` first.
+
+    :param ledger: the ledger to read.
+    :param filters: which rows.
+    :param limit: at most this many (all when None).
+    :param newest_first: the order; oldest first when False.
+    """
+    return list(iter_entries(ledger, filters, limit=limit, newest_first=newest_first))
+
+
+def iter_entries(
+    ledger: SendLedger, filters: Filters, *, limit: int | None = None, newest_first: bool = True
+) -> Iterator[LedgerEntry]:
+    """Like :func:`list_entries`, one row at a time (for exports of any size).
+
+    :param ledger: the ledger to read.
+    :param filters: which rows.
+    :param limit: at most this many (all when None).
+    :param newest_first: the order; oldest first when False.
+    """
+    from sqlalchemy import select
+
+    from airflow_provider_connectsafely.ledger.schema import sends
+    from airflow_provider_connectsafely.ledger.store import _entry
+
+    order = sends.c.updated_at.desc() if newest_first else sends.c.updated_at.asc()
+    query = _where(select(sends), filters).order_by(order, sends.c.dedupe_key)
+    if limit is not None:
+        query = query.limit(limit)
+    with ledger.engine.connect() as conn:
+        for row in conn.execute(query).mappings():
+            yield _entry(row)
+
+
+def count_entries(ledger: SendLedger, filters: Filters) -> int:
+    """How many rows match.
+
+    :param ledger: the ledger to read.
+    :param filters: which rows.
+    """
+    from sqlalchemy import func, select
+
+    from airflow_provider_connectsafely.ledger.schema import sends
+
+    query = _where(select(func.count()).select_from(sends), filters)
+    with ledger.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def account_stats(ledger: SendLedger, filters: Filters, *, day_start: datetime) -> list[AccountStats]:
+    """Per account: sends ``sent`` since ``day_start``, and rows per state; by account name.
+
+    :param ledger: the ledger to read.
+    :param filters: which rows (``since`` and ``states`` apply to the totals too).
+    :param day_start: where "today" starts (00:00 UTC, as the daily cap counts).
+    """
+    from sqlalchemy import func, select
+
+    from airflow_provider_connectsafely.ledger.schema import sends
+
+    found: dict[str, AccountStats] = {}
+    totals = _where(select(sends.c.account, sends.c.state, func.count()), filters)
+    today = _where(select(sends.c.account, func.count()), filters)
+    today = today.where(sends.c.state == SENT, sends.c.updated_at >= _utc(day_start))
+    with ledger.engine.connect() as conn:
+        for account, state, count in conn.execute(totals.group_by(sends.c.account, sends.c.state)):
+            stats = found.setdefault(account, AccountStats(account))
+            stats.states[state] = stats.states.get(state, 0) + int(count)
+        for account, count in conn.execute(today.group_by(sends.c.account)):
+            found.setdefault(account, AccountStats(account)).sent_today = int(count)
+    return [found[name] for name in sorted(found)]
+
+
+def campaign_stats(ledger: SendLedger, filters: Filters) -> list[CampaignStats]:
+    """Per batch or sequence campaign: sends per state, and a sequence's enrolments per
+    state; by campaign name. Keys of other forms (single sends) are left out.
+
+    :param ledger: the ledger to read.
+    :param filters: which send rows; ``campaign`` and ``account`` apply to enrolments too.
+    """
+    from sqlalchemy import func, or_, select
+
+    from airflow_provider_connectsafely.ledger.schema import enrollments, sends
+
+    found: dict[tuple[str, str], CampaignStats] = {}
+    keys = _where(select(sends.c.dedupe_key, sends.c.state), filters).where(
+        or_(*(sends.c.dedupe_key.startswith(f"{prefix}:", autoescape=True) for prefix in _PREFIXES.values()))
+    )
+    people = select(enrollments.c.campaign, enrollments.c.state, func.count())
+    if filters.campaign is not None:
+        people = people.where(enrollments.c.campaign == filters.campaign)
+    if filters.account is not None:
+        people = people.where(enrollments.c.account == filters.account)
+    with ledger.engine.connect() as conn:
+        for key, state in conn.execute(keys):
+            parsed = campaign_of(key)
+            if parsed is None:
+                continue
+            stats = found.setdefault(parsed, CampaignStats(parsed[1], parsed[0]))
+            stats.states[state] = stats.states.get(state, 0) + 1
+        for campaign, state, count in conn.execute(
+            people.group_by(enrollments.c.campaign, enrollments.c.state)
+        ):
+            stats = found.setdefault((SEQUENCE, campaign), CampaignStats(campaign, SEQUENCE))
+            if stats.enrollments is None:
+                stats.enrollments = _enrollment_counts()
+            stats.enrollments[state] = stats.enrollments.get(state, 0) + int(count)
+    for stats in found.values():
+        if stats.kind == SEQUENCE and stats.enrollments is None:
+            stats.enrollments = _enrollment_counts()
+    return [found[key] for key in sorted(found, key=lambda k: (k[1], k[0]))]
+
+
+def _enrollment_counts() -> dict[str, int]:
+    from airflow_provider_connectsafely.ledger.sequences import STATES
+
+    return dict.fromkeys(STATES, 0)
+
+
+def _where(query: Any, filters: Filters) -> Any:
+    from sqlalchemy import or_
+
+    from airflow_provider_connectsafely.ledger.schema import sends
+
+    if filters.states:
+        query = query.where(sends.c.state.in_(filters.states))
+    if filters.campaign is not None:
+        prefixes = (f"{prefix}:{filters.campaign}:" for prefix in _PREFIXES.values())
+        query = query.where(or_(*(sends.c.dedupe_key.startswith(p, autoescape=True) for p in prefixes)))
+    if filters.account is not None:
+        query = query.where(sends.c.account == filters.account)
+    if filters.since is not None:
+        query = query.where(sends.c.updated_at >= _utc(filters.since))
+    return query
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
