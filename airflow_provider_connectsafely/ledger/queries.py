@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_connectsafely.clock import as_utc
 from airflow_provider_connectsafely.ledger.records import FAILED, PENDING, SENT, UNKNOWN, LedgerEntry
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ def account_stats(ledger: SendLedger, filters: Filters, *, day_start: datetime) 
     found: dict[str, AccountStats] = {}
     totals = _where(select(sends.c.account, sends.c.state, func.count()), filters)
     today = _where(select(sends.c.account, func.count()), filters)
-    today = today.where(sends.c.state == SENT, sends.c.updated_at >= _utc(day_start))
+    today = today.where(sends.c.state == SENT, sends.c.updated_at >= as_utc(day_start))
     with ledger.engine.connect() as conn:
         for account, state, count in conn.execute(totals.group_by(sends.c.account, sends.c.state)):
             stats = found.setdefault(account, AccountStats(account))
@@ -255,9 +256,5 @@ def _where(query: Any, filters: Filters) -> Any:
     if filters.account is not None:
         query = query.where(sends.c.account == filters.account)
     if filters.since is not None:
-        query = query.where(sends.c.updated_at >= _utc(filters.since))
+        query = query.where(sends.c.updated_at >= as_utc(filters.since))
     return query
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

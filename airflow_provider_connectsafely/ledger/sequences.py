@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from airflow_provider_connectsafely.clock import as_utc
 
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.ledger.store import SendLedger
@@ -176,7 +178,7 @@ class SequenceStore:
         query = select(marks.c.checked_until).where(marks.c.campaign == campaign, marks.c.account == account)
         with self.ledger.engine.connect() as conn:
             value = conn.execute(query).scalar()
-        return _utc(value) if value is not None else None
+        return as_utc(value) if value is not None else None
 
     def set_watermark(self, campaign: str, account: str, checked_until: datetime) -> None:
         from sqlalchemy import update
@@ -214,13 +216,9 @@ class SequenceStore:
         return changed
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 def _enrollment(row: Any) -> Enrollment:
     def when(name: str) -> datetime | None:
-        return _utc(row[name]) if row[name] is not None else None
+        return as_utc(row[name]) if row[name] is not None else None
 
     return Enrollment(
         campaign=row["campaign"],

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Collection, Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_connectsafely.clock import Clock, utc_now
+from airflow_provider_connectsafely.clock import Clock, as_utc, utc_now
 from airflow_provider_connectsafely.ledger.records import (
     FAILED,
     PENDING,
@@ -31,15 +31,12 @@ if TYPE_CHECKING:
 # Bound parameters per IN (...) query; SQLite allows 32,766 since 3.32, PostgreSQL 65,535.
 _CHUNK = 900
 _MAX_ERROR = 2000
+_SQLITE_BUSY_SECONDS = 30
 _MAX_SETTLED_BY = 256  # the column's length
 # What a new attempt clears, as it clears the error: the last attempt's conversation and settlement.
 _PER_ATTEMPT = dict.fromkeys(
     ("conversation_urn", "thread_id", "message_urn", "settled_by", "settled_at", "settle_note")
 )
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class SendLedger:
@@ -143,7 +140,7 @@ class SendLedger:
             select(func.count())
             .select_from(sends)
             .where(sends.c.account == account)
-            .where(sends.c.updated_at >= _utc(since))
+            .where(sends.c.updated_at >= as_utc(since))
             .where(sends.c.state.in_((SENT, PENDING, UNKNOWN)))
         )
         with self.engine.connect() as conn:
@@ -329,9 +326,22 @@ def _check_sqlite_version() -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    import sqlite3
+    import time
+
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")  # first, so that switching to WAL waits too
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_SECONDS * 1000}")
+    # Connections switching a new file to WAL at the same moment deadlock, and SQLite answers
+    # "database is locked" at once instead of waiting: try again, as long as the busy timeout.
+    deadline = time.monotonic() + _SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -364,12 +374,12 @@ def _entry(row: Any) -> LedgerEntry:
         task_id=row["task_id"],
         run_id=row["run_id"],
         map_index=row["map_index"],
-        created_at=_utc(row["created_at"]),
-        updated_at=_utc(row["updated_at"]),
+        created_at=as_utc(row["created_at"]),
+        updated_at=as_utc(row["updated_at"]),
         conversation_urn=row["conversation_urn"],
         thread_id=row["thread_id"],
         message_urn=row["message_urn"],
         settled_by=row["settled_by"],
-        settled_at=_utc(row["settled_at"]) if row["settled_at"] else None,
+        settled_at=as_utc(row["settled_at"]) if row["settled_at"] else None,
         settle_note=row["settle_note"],
     )
