@@ -41,6 +41,7 @@ BENCHMARKS: list[str] = [
     "benchmarks.ledger_scale",  # 4. the send ledger's dedupe check at scale
     "benchmarks.dry_run_memory",  # 5. memory of a 100,000-recipient dry run
     "benchmarks.sequence_replies",  # 6. API calls of a sequence's reply detection
+    "benchmarks.ui_endpoint",  # 7. the ledger page's data endpoints on a 1,000,000-row ledger
 ]
 
 # Benchmarks of issue 6 still waiting for a feature (none today).

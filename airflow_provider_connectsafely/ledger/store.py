@@ -327,21 +327,21 @@ def _check_sqlite_version() -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     import sqlite3
-    import time
+
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_SECONDS * 1000}")
     # Connections switching a new file to WAL at the same moment deadlock, and SQLite answers
     # "database is locked" at once instead of waiting: try again, as long as the busy timeout.
-    deadline = time.monotonic() + _SQLITE_BUSY_SECONDS
-    while True:
-        try:
+    for attempt in Retrying(
+        retry=retry_if_exception(lambda e: isinstance(e, sqlite3.OperationalError) and "locked" in str(e)),
+        stop=stop_after_delay(_SQLITE_BUSY_SECONDS),
+        wait=wait_fixed(0.01),
+        reraise=True,
+    ):
+        with attempt:
             cursor.execute("PRAGMA journal_mode=WAL")
-            break
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 

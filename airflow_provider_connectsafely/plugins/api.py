@@ -1,0 +1,172 @@
+"""The FastAPI app the plugin mounts at ``/connectsafely`` in the Airflow API server.
+
+Every route asks the API server's own auth manager: reading needs read access to DAGs
+(``requires_access_dag("GET")``), settling needs edit access to DAG runs
+(``requires_access_dag("PUT", DagAccessEntity.RUN)``). The caller is the JWT of the Airflow
+UI (its ``_token`` cookie, which a same-origin fetch sends) or an ``Authorization: Bearer``
+header. Nothing here migrates the ledger nor returns a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from airflow_provider_connectsafely.clock import Clock, utc_now
+from airflow_provider_connectsafely.ledger.records import PENDING, UNKNOWN
+from airflow_provider_connectsafely.plugins import data, location
+
+MOUNT = "/connectsafely"
+STATIC = {
+    "ledger.js": "text/javascript; charset=utf-8",
+    "ledger.css": "text/css; charset=utf-8",
+}
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _user_name(user: Any) -> str:
+    getter = getattr(user, "get_name", None)
+    return str(getter() if callable(getter) else user)
+
+
+def reader(request: Request) -> str:
+    """Authenticated and allowed to read DAGs: the user's name. (A dependency; tests override it.)"""
+    raise NotImplementedError  # replaced in create_app by the API server's security check
+
+
+def settler(request: Request) -> str:
+    """Authenticated and allowed to edit DAG runs: the user's name. (A dependency; tests override it.)"""
+    raise NotImplementedError  # replaced in create_app by the API server's security check
+
+
+def airflow_security() -> dict[Callable[..., Any], Callable[..., Any]]:
+    """The real checks, from the API server (imported only here: it is heavy)."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+    from airflow.api_fastapi.core_api.security import get_user, requires_access_dag
+
+    can_read = requires_access_dag("GET")
+    can_settle = requires_access_dag("PUT", DagAccessEntity.RUN)
+
+    # Annotations are strings here (future import): ``Depends`` as a default, not in them.
+    def read_check(request: Request, user: Any = Depends(get_user)) -> str:  # noqa: B008
+        can_read(request, user)  # 403 unless allowed
+        return _user_name(user)
+
+    def settle_check(request: Request, user: Any = Depends(get_user)) -> str:  # noqa: B008
+        can_settle(request, user)
+        return _user_name(user)
+
+    return {reader: read_check, settler: settle_check}
+
+
+Reader = Annotated[str, Depends(reader)]
+Settler = Annotated[str, Depends(settler)]
+
+
+def create_app(
+    *,
+    clock: Clock = utc_now,
+    ledger_url: Callable[[], str] = location.ledger_url,
+    daily_cap: Callable[[], int] = location.daily_cap,
+    security: dict[Callable[..., Any], Callable[..., Any]] | None = None,
+) -> FastAPI:
+    """The app. ``security`` maps :func:`reader`/:func:`settler` to their checks (the API
+    server's when None); tests pass a clock, a ledger URL and their own checks."""
+    app = FastAPI(
+        title="ConnectSafely send ledger",
+        description="The ConnectSafely provider's send ledger, for the Airflow UI.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.dependency_overrides.update(airflow_security() if security is None else security)
+
+    def ledger() -> Any:
+        try:
+            return location.open_ledger(ledger_url(), clock)
+        except location.LedgerUnavailable as exc:
+            raise HTTPException(503, str(exc)) from exc
+
+    @app.get("/", include_in_schema=False)
+    def page(user: Reader) -> Response:
+        return _static("ledger.html", "text/html; charset=utf-8")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str, user: Reader) -> Response:
+        if name not in STATIC:
+            raise HTTPException(404, "Not found")
+        return _static(name, STATIC[name])
+
+    @app.get("/api/today")
+    def today(user: Reader) -> dict[str, Any]:
+        """Per account: sends since 00:00 UTC against the daily cap."""
+        return data.today(ledger(), clock(), daily_cap())
+
+    @app.get("/api/daily")
+    def daily(user: Reader) -> dict[str, Any]:
+        """Sends per UTC day, the last 30 days."""
+        return data.daily(ledger(), clock())
+
+    @app.get("/api/campaigns")
+    def campaigns(user: Reader) -> dict[str, Any]:
+        """Per campaign: sends per state, enrolments per state."""
+        return data.campaigns(ledger())
+
+    @app.get("/api/sends")
+    def sends(
+        request: Request,
+        user: Reader,
+        q: Annotated[str, Query(max_length=200)] = "",
+        state: Annotated[Literal["sent", "failed", "unknown", "pending"] | None, Query()] = None,
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=data.MAX_PAGE_SIZE)] = 50,
+    ) -> dict[str, Any]:
+        """A page of sends, newest first; ``q`` searches key, recipient, DAG and task."""
+        return data.sends_page(
+            ledger(), search=q, state=state, page=page, size=size, ui_root=_ui_root(request)
+        )
+
+    @app.post("/api/settle")
+    def settle(
+        request: Request,
+        user: Settler,
+        dedupe_key: Annotated[str, Body(min_length=1, max_length=512)],
+        state: Annotated[Literal["sent", "failed"], Body()],
+        note: Annotated[str, Body(min_length=1, max_length=2000)],
+    ) -> dict[str, Any]:
+        """Settle a pending or unknown send by hand as sent or failed, with a note (a JSON
+        object ``{"dedupe_key", "state", "note"}``)."""
+        if not note.strip():
+            raise HTTPException(422, "A note is required: say what you checked on LinkedIn.")
+        entry = data.settle(ledger(), dedupe_key, state, note, settled_by=user)
+        if entry is None:
+            raise HTTPException(
+                409, f"No pending or unknown send has that key (only {PENDING} or {UNKNOWN} can be settled)."
+            )
+        return {"settled": data.row_json(entry, _ui_root(request))}
+
+    return app
+
+
+def _ui_root(request: Request) -> str:
+    """The Airflow UI's path prefix: this app's mount path without ``/connectsafely``."""
+    root = str(request.scope.get("root_path") or "")
+    return root[: -len(MOUNT)] if root.endswith(MOUNT) else root
+
+
+def _static(name: str, media_type: str) -> Response:
+    folder = resources.files("airflow_provider_connectsafely.plugins").joinpath("static")
+    body = folder.joinpath(name).read_bytes()
+    return Response(body, media_type=media_type, headers=_SECURITY_HEADERS)

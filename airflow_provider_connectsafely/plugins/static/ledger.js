@@ -1,0 +1,213 @@
+// The ConnectSafely ledger page. Plain JS, no build step. Every value from the server goes
+// into the page through textContent or attributes, never as HTML. Requests carry the Airflow
+// UI's session cookie (same origin); the API server checks it.
+"use strict";
+
+const state = { page: 1, size: 25, q: "", state: "", pages: 1, settling: null };
+
+function $(id) { return document.getElementById(id); }
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+async function getJson(path) {
+  const answer = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  const body = await answer.json().catch(() => ({}));
+  if (!answer.ok) throw new Error(body.detail ? String(body.detail) : `HTTP ${answer.status}`);
+  return body;
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+function renderToday(today) {
+  const box = $("today");
+  box.replaceChildren();
+  if (!today.accounts.length) {
+    box.append(el("p", { class: "muted", text: `No sends yet today (cap ${today.cap} per account).` }));
+  }
+  for (const account of today.accounts) {
+    const share = today.cap > 0 ? Math.min(account.sent_today / today.cap, 1) : 0;
+    const fill = el("div", { class: share >= 1 ? "bar-fill full" : "bar-fill" });
+    fill.style.width = `${Math.round(share * 100)}%`;
+    box.append(el("div", { class: "card", "data-account": account.account },
+      el("div", { class: "muted", text: `Account ${account.account}` }),
+      el("div", { class: "num", text: `${account.sent_today} / ${account.cap}` }),
+      el("div", { class: "muted", text: `${account.left} left today` }),
+      el("div", { class: "bar-track" }, fill)));
+  }
+}
+
+function renderChart(daily) {
+  const ns = "http://www.w3.org/2000/svg";
+  const width = 900, height = 160, bottom = 20, top = 14;
+  const max = Math.max(1, ...daily.days.map((d) => d.sent));
+  const step = width / daily.days.length;
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("width", "100%");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `Sent per day, last ${daily.days.length} days`);
+  daily.days.forEach((day, i) => {
+    const h = ((height - bottom - top) * day.sent) / max;
+    const bar = document.createElementNS(ns, "rect");
+    bar.setAttribute("class", "bar");
+    bar.setAttribute("x", String(i * step + 2));
+    bar.setAttribute("y", String(height - bottom - h));
+    bar.setAttribute("width", String(Math.max(step - 4, 1)));
+    bar.setAttribute("height", String(h));
+    const tip = document.createElementNS(ns, "title");
+    tip.textContent = `${day.day}: ${day.sent} sent`;
+    bar.append(tip);
+    svg.append(bar);
+    if (day.sent > 0) {
+      const count = document.createElementNS(ns, "text");
+      count.setAttribute("x", String(i * step + step / 2));
+      count.setAttribute("y", String(height - bottom - h - 3));
+      count.setAttribute("text-anchor", "middle");
+      count.textContent = String(day.sent);
+      svg.append(count);
+    }
+    if (i % 5 === 0 || i === daily.days.length - 1) {
+      const label = document.createElementNS(ns, "text");
+      label.setAttribute("x", String(i * step + step / 2));
+      label.setAttribute("y", String(height - 6));
+      label.setAttribute("text-anchor", "middle");
+      label.textContent = day.day.slice(5);
+      svg.append(label);
+    }
+  });
+  $("chart").replaceChildren(svg);
+  $("daily-total").textContent = `(${daily.total} in total)`;
+}
+
+function renderCampaigns(answer) {
+  const body = $("campaigns").tBodies[0];
+  body.replaceChildren();
+  if (!answer.campaigns.length) {
+    body.append(el("tr", {}, el("td", { colspan: "9", class: "muted", text: "No campaigns yet." })));
+  }
+  for (const c of answer.campaigns) {
+    const people = c.enrollments || {};
+    const cell = (value) => el("td", { text: value === undefined || value === null ? "-" : String(value) });
+    body.append(el("tr", { "data-campaign": c.campaign },
+      el("td", { text: c.campaign }), el("td", { text: c.kind }),
+      cell(c.sends.sent), cell(c.sends.failed), cell(c.sends.unknown), cell(c.sends.pending),
+      cell(c.enrollments ? people.active : null), cell(c.enrollments ? people.replied : null),
+      cell(c.enrollments ? people.finished : null)));
+  }
+}
+
+function renderSends(answer) {
+  const body = $("sends").tBodies[0];
+  body.replaceChildren();
+  if (!answer.rows.length) {
+    body.append(el("tr", {}, el("td", { colspan: "7", class: "muted", text: "No sends match." })));
+  }
+  for (const row of answer.rows) {
+    let task = el("span", { class: "muted", text: "-" });
+    if (row.task_instance_url) {
+      task = el("a", { href: row.task_instance_url, target: "_top", text: `${row.dag_id} / ${row.task_id}` });
+      task.title = `run ${row.run_id}`;
+    }
+    const note = row.settle_note ? `settled by ${row.settled_by || "?"}: ${row.settle_note}` : row.error || "";
+    const action = el("td");
+    if (row.settleable) {
+      const button = el("button", { type: "button", class: "settle", text: "Settle" });
+      button.addEventListener("click", () => openSettle(row));
+      action.append(button);
+    }
+    body.append(el("tr", { "data-key": row.dedupe_key },
+      el("td", { text: row.recipient }),
+      el("td", { text: row.campaign || "-" }),
+      el("td", {}, el("span", { class: `state state-${row.state}`, text: row.state })),
+      el("td", { text: row.updated_at.replace("T", " ").slice(0, 19) }),
+      el("td", {}, task),
+      el("td", { class: "err", text: note }),
+      action));
+  }
+  state.pages = answer.pages;
+  $("page-info").textContent = `Page ${answer.page} of ${answer.pages} (${answer.total} sends)`;
+  $("prev").disabled = answer.page <= 1;
+  $("next").disabled = answer.page >= answer.pages;
+}
+
+async function loadSends() {
+  const params = new URLSearchParams({ page: String(state.page), size: String(state.size) });
+  if (state.q) params.set("q", state.q);
+  if (state.state) params.set("state", state.state);
+  renderSends(await getJson(`api/sends?${params}`));
+}
+
+async function loadAll() {
+  try {
+    const [today, daily, campaigns] = await Promise.all([
+      getJson("api/today"), getJson("api/daily"), getJson("api/campaigns"),
+    ]);
+    renderToday(today);
+    renderChart(daily);
+    renderCampaigns(campaigns);
+    await loadSends();
+    showError("");
+    document.body.dataset.loaded = "true";
+  } catch (error) {
+    showError(error.message);
+    document.body.dataset.loaded = "error";
+  }
+}
+
+function openSettle(row) {
+  state.settling = row;
+  $("settle-recipient").textContent = row.recipient;
+  $("settle-key").textContent = row.dedupe_key;
+  $("settle-note").value = "";
+  $("settle-error").hidden = true;
+  $("settle-dialog").showModal();
+}
+
+async function confirmSettle(event) {
+  event.preventDefault();
+  const note = $("settle-note").value.trim();
+  const chosen = document.querySelector("input[name='settle-state']:checked").value;
+  const fail = (message) => { $("settle-error").textContent = message; $("settle-error").hidden = false; };
+  if (!note) return fail("A note is required: say what you checked on LinkedIn.");
+  const answer = await fetch("api/settle", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ dedupe_key: state.settling.dedupe_key, state: chosen, note }),
+  });
+  const body = await answer.json().catch(() => ({}));
+  if (!answer.ok) {
+    const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ") : body.detail;
+    return fail(detail ? String(detail) : `HTTP ${answer.status}`);
+  }
+  $("settle-dialog").close();
+  await loadAll();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.q = $("search").value.trim();
+    state.state = $("state").value;
+    state.page = 1;
+    loadSends().catch((error) => showError(error.message));
+  });
+  $("prev").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); loadSends().catch((e) => showError(e.message)); });
+  $("next").addEventListener("click", () => { state.page = Math.min(state.pages, state.page + 1); loadSends().catch((e) => showError(e.message)); });
+  $("settle-form").addEventListener("submit", confirmSettle);
+  $("settle-cancel").addEventListener("click", () => $("settle-dialog").close());
+  loadAll();
+});

@@ -1,0 +1,449 @@
+"""The ledger page's FastAPI app: its numbers on a seeded ledger with a fixed clock (auth
+checks replaced), then the real checks in a real ``airflow api-server`` with the simple auth
+manager's users (anonymous, viewer, admin).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from airflow_provider_connectsafely.ledger.records import NewSend
+from airflow_provider_connectsafely.ledger.sequences import SequenceStore
+from airflow_provider_connectsafely.ledger.store import SendLedger
+from airflow_provider_connectsafely.plugins import api, data, location
+
+NOW = datetime(2031, 3, 15, 10, 30, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _send(ledger: SendLedger, clock: Clock, when: datetime, key: str, outcome: str, **kw) -> None:
+    clock.now = when
+    account = kw.pop("account", "acct-1")
+    recipient = key.rsplit(":", 1)[-1]
+    claim = ledger.claim(NewSend(key, account, recipient, **kw))
+    assert claim.claimed and claim.token
+    if outcome == "sent":
+        ledger.mark_sent(key, claim.token, {"messageId": "m"})
+    elif outcome == "failed":
+        ledger.mark_failed(key, claim.token, "HTTP 400: bad recipient", retryable=False)
+    elif outcome == "unknown":
+        ledger.mark_unknown(key, claim.token, "timed out after sending")
+    # "pending": left claimed
+
+
+@pytest.fixture
+def seeded(tmp_path):
+    """A SQLite ledger: sends today and on earlier days, a batch and a sequence campaign."""
+    clock = Clock(NOW)
+    path = tmp_path / "ledger.sqlite"
+    ledger = SendLedger.sqlite(path, clock=clock)
+    task = {"dag_id": "outreach", "task_id": "send", "run_id": "manual__2031-03-15T10:00:00+00:00"}
+    today = NOW.replace(hour=9)
+    _send(ledger, clock, today, "campaign:spring:alice", "sent", **task)
+    _send(ledger, clock, today, "campaign:spring:bob", "sent", **task, map_index=3)
+    _send(ledger, clock, today, "campaign:spring:carol", "unknown", **task)
+    _send(ledger, clock, today, "campaign:spring:dave", "failed", **task)
+    _send(ledger, clock, today, "campaign:spring:eve", "pending", **task)
+    _send(ledger, clock, today, "welcome:frank", "sent", account="acct-2")
+    _send(ledger, clock, NOW - timedelta(days=1), "campaign:spring:gina", "sent")
+    _send(ledger, clock, NOW - timedelta(days=1), "campaign:spring:hugo", "sent")
+    _send(ledger, clock, NOW - timedelta(days=29), "campaign:old:ivan", "sent")
+    _send(ledger, clock, NOW - timedelta(days=30), "campaign:old:jane", "sent")  # outside the 30 days
+    # 23:59 yesterday does not count today.
+    _send(ledger, clock, NOW.replace(hour=0, minute=0) - timedelta(seconds=1), "campaign:old:kim", "sent")
+    clock.now = NOW - timedelta(days=2)
+    seq = SequenceStore(ledger)
+    seq.enroll("drip", [("p1", "acct-1", {}), ("p2", "acct-1", {}), ("p3", "acct-1", {})])
+    [first, second, _] = seq.enrollments("drip")
+    seq.mark_replied(first, NOW - timedelta(days=1), "thanks!")
+    seq.set_state(second, "finished")
+    _send(ledger, clock, NOW - timedelta(days=2), "sequence:drip:0:p1", "sent")
+    clock.now = NOW
+    yield ledger, clock, path
+    ledger.close()
+    location.close_all()
+
+
+@pytest.fixture
+def client(seeded):
+    _, clock, path = seeded
+    who = {"name": "alice.ops"}
+    app = api.create_app(
+        clock=clock,
+        ledger_url=lambda: f"sqlite:///{path}",
+        daily_cap=lambda: 150,
+        security={api.reader: lambda: who["name"], api.settler: lambda: who["name"]},
+    )
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_today_counts_sends_since_midnight_utc_against_the_cap(client):
+    answer = client.get("/api/today")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "day_start": "2031-03-15T00:00:00+00:00",
+        "cap": 150,
+        "accounts": [
+            {"account": "acct-1", "sent_today": 2, "cap": 150, "left": 148},
+            {"account": "acct-2", "sent_today": 1, "cap": 150, "left": 149},
+        ],
+    }
+
+
+def test_daily_series_covers_30_days_ending_today(client):
+    days = client.get("/api/daily").json()
+    assert len(days["days"]) == 30
+    assert days["days"][0]["day"] == "2031-02-14" and days["days"][-1]["day"] == "2031-03-15"
+    by_day = {d["day"]: d["sent"] for d in days["days"] if d["sent"]}
+    assert by_day == {"2031-02-14": 1, "2031-03-13": 1, "2031-03-14": 3, "2031-03-15": 3}
+    assert days["total"] == 8
+
+
+def test_campaign_funnel(client):
+    found = {c["campaign"]: c for c in client.get("/api/campaigns").json()["campaigns"]}
+    assert set(found) == {"spring", "old", "drip"}
+    assert found["spring"]["kind"] == "batch"
+    assert found["spring"]["sends"] == {"pending": 1, "sent": 4, "failed": 1, "unknown": 1}
+    assert found["spring"]["enrollments"] is None
+    drip = found["drip"]
+    assert drip["kind"] == "sequence" and drip["sends"]["sent"] == 1
+    assert (
+        drip["enrollments"]["active"],
+        drip["enrollments"]["replied"],
+        drip["enrollments"]["finished"],
+    ) == (
+        1,
+        1,
+        1,
+    )
+
+
+def test_campaign_funnel_matches_the_ledger_queries(seeded):
+    """Grouped in SQL, the same figures as ``queries.campaign_stats`` (which parses every key),
+    including URN recipients and keys whose end is not the row's recipient."""
+    from airflow_provider_connectsafely.ledger import queries
+
+    ledger, clock, _ = seeded
+    _send(ledger, clock, NOW, "campaign:spring:urn:li:fsd_profile:ACoAA1", "sent")
+    _send(ledger, clock, NOW, "campaign:a:b:urn:li:fsd_profile:ACoAA2", "failed")  # campaign "a:b"
+    clock.now = NOW
+    claim = ledger.claim(NewSend("campaign:odd:someone-else", "acct-1", "not-in-the-key"))
+    ledger.mark_sent("campaign:odd:someone-else", claim.token, {})
+    expected = [
+        {
+            "campaign": s.campaign,
+            "kind": s.kind,
+            "sends": s.states,
+            "enrollments": s.enrollments,
+        }
+        for s in queries.campaign_stats(ledger, queries.Filters())
+    ]
+    assert data.campaigns(ledger)["campaigns"] == expected
+    assert {c["campaign"] for c in expected} >= {"a:b", "odd", "spring", "drip"}
+
+
+def test_sends_table_pages_searches_and_filters(client):
+    first = client.get("/api/sends", params={"size": 5}).json()
+    assert (first["total"], first["pages"], len(first["rows"])) == (12, 3, 5)
+    assert first["rows"][0]["updated_at"] >= first["rows"][-1]["updated_at"]
+    third = client.get("/api/sends", params={"size": 5, "page": 3}).json()
+    assert len(third["rows"]) == 2
+    everything = [
+        r["dedupe_key"]
+        for p in (1, 2, 3)
+        for r in client.get("/api/sends", params={"size": 5, "page": p}).json()["rows"]
+    ]
+    assert len(set(everything)) == 12
+
+    unknown = client.get("/api/sends", params={"state": "unknown"}).json()["rows"]
+    [row] = unknown
+    assert row["recipient"] == "carol" and row["campaign"] == "spring" and row["settleable"]
+    assert row["error"] == "timed out after sending"
+    assert row["task_instance_url"] == (
+        "/dags/outreach/runs/manual__2031-03-15T10%3A00%3A00%2B00%3A00/tasks/send"
+    )
+    [bob] = client.get("/api/sends", params={"q": "BOB"}).json()["rows"]
+    assert bob["task_instance_url"].endswith("/tasks/send/mapped/3")
+    assert "response" not in bob  # the stored API answer is never sent to the page
+
+    assert client.get("/api/sends", params={"q": "spring"}).json()["total"] == 7
+    # Search text is a bound parameter, and LIKE wildcards are taken literally.
+    assert client.get("/api/sends", params={"q": "%"}).json()["total"] == 0
+    assert client.get("/api/sends", params={"q": "' OR 1=1 --"}).json()["total"] == 0
+    assert client.get("/api/sends", params={"state": "bogus"}).status_code == 422
+    assert client.get("/api/sends", params={"size": 10_000}).status_code == 422
+
+
+def test_settle_records_the_user_and_the_note(client, seeded):
+    ledger, clock, _ = seeded
+    key = "campaign:spring:carol"
+    missing_note = client.post("/api/settle", json={"dedupe_key": key, "state": "failed", "note": " "})
+    assert missing_note.status_code == 422
+    assert (
+        client.post("/api/settle", json={"dedupe_key": key, "state": "maybe", "note": "x"}).status_code == 422
+    )
+    clock.now = NOW + timedelta(minutes=5)
+    answer = client.post(
+        "/api/settle", json={"dedupe_key": key, "state": "failed", "note": "no message in the thread"}
+    )
+    assert answer.status_code == 200, answer.text
+    settled = answer.json()["settled"]
+    assert (settled["state"], settled["settled_by"], settled["settle_note"]) == (
+        "failed",
+        "alice.ops",
+        "no message in the thread",
+    )
+    entry = ledger.get(key)
+    assert entry is not None and entry.state == "failed" and entry.may_send_again
+    assert entry.settled_by == "alice.ops" and entry.settled_at == NOW + timedelta(minutes=5)
+    # Only pending/unknown rows can be settled: a second time, or a sent row, is a conflict.
+    again = client.post("/api/settle", json={"dedupe_key": key, "state": "sent", "note": "again"})
+    assert again.status_code == 409
+    sent = client.post(
+        "/api/settle", json={"dedupe_key": "campaign:spring:alice", "state": "failed", "note": "x"}
+    )
+    assert sent.status_code == 409
+    assert ledger.get("campaign:spring:alice").state == "sent"
+    pending = client.post(
+        "/api/settle", json={"dedupe_key": "campaign:spring:eve", "state": "sent", "note": "delivered"}
+    )
+    assert pending.status_code == 200 and ledger.get("campaign:spring:eve").state == "sent"
+
+
+def test_page_and_assets_are_served_locally(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert (
+        'src="static/ledger.js"' in page.text
+        and "http" not in page.text.replace('xmlns="http', "").split("<body>")[0]
+    )
+    script = client.get("/static/ledger.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "innerHTML" not in script.text  # values go in through textContent
+    assert client.get("/static/../api.py").status_code == 404
+    assert client.get("/static/other.js").status_code == 404
+
+
+def test_missing_or_old_ledger_gives_a_clear_message(tmp_path, seeded):
+    from sqlalchemy import text
+
+    security = {api.reader: lambda: "u", api.settler: lambda: "u"}
+    missing = api.create_app(ledger_url=lambda: f"sqlite:///{tmp_path / 'nope.sqlite'}", security=security)
+    with TestClient(missing) as c:
+        answer = c.get("/api/today")
+    assert answer.status_code == 503
+    assert (
+        "No send ledger at" in answer.json()["detail"] and "first send creates it" in answer.json()["detail"]
+    )
+    assert not (tmp_path / "nope.sqlite").exists()  # nothing created
+
+    old = tmp_path / "old.sqlite"
+    ledger = SendLedger.sqlite(old)
+    ledger.ensure_schema()
+    with ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE connectsafely_ledger_version SET version_num = '0002'"))
+    ledger.close()
+    app = api.create_app(ledger_url=lambda: f"sqlite:///{old}", security=security)
+    with TestClient(app) as c:
+        answer = c.get("/api/sends")
+    assert answer.status_code == 503
+    assert "schema version 0002" in answer.json()["detail"] and "never migrates" in answer.json()["detail"]
+    check = SendLedger.sqlite(old)
+    assert check.schema_version() == "0002"  # still old: the page migrated nothing
+    check.close()
+
+
+def test_without_credentials_every_route_is_refused(seeded):
+    """The API server's own checks (not overridden): no token, no data."""
+    _, _, path = seeded
+    app = api.create_app(ledger_url=lambda: f"sqlite:///{path}")
+    with TestClient(app) as c:
+        for method, route in [
+            ("GET", "/"),
+            ("GET", "/static/ledger.js"),
+            ("GET", "/api/today"),
+            ("GET", "/api/daily"),
+            ("GET", "/api/campaigns"),
+            ("GET", "/api/sends"),
+            ("POST", "/api/settle"),
+        ]:
+            kwargs = {"json": {"dedupe_key": "k", "state": "sent", "note": "n"}} if method == "POST" else {}
+            answer = c.request(method, route, **kwargs)
+            assert answer.status_code in (401, 403), (route, answer.status_code)
+
+
+def test_daily_cap_comes_from_the_default_connection(monkeypatch):
+    conn = {"conn_type": "connectsafely", "host": "http://127.0.0.1:1", "password": "secret-key"}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CONNECTSAFELY_DEFAULT", json.dumps({**conn, "extra": {"daily_limit": 40}})
+    )
+    assert location.daily_cap() == 40
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CONNECTSAFELY_DEFAULT", json.dumps({**conn, "extra": {"daily_limit": "x"}})
+    )
+    assert location.daily_cap() == 150
+    monkeypatch.delenv("AIRFLOW_CONN_CONNECTSAFELY_DEFAULT")
+    assert location.daily_cap() == 150
+
+
+def test_ledger_location_from_config(monkeypatch, isolated_default_ledger):
+    monkeypatch.delenv("AIRFLOW__CONNECTSAFELY__LEDGER_CONN_ID", raising=False)
+    assert location.ledger_url() == f"sqlite:///{isolated_default_ledger}"
+    monkeypatch.setenv("AIRFLOW__CONNECTSAFELY__LEDGER_CONN_ID", "shared_ledger")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SHARED_LEDGER",
+        json.dumps({"conn_type": "postgres", "host": "db", "login": "u", "password": "pw", "schema": "l"}),
+    )
+    assert location.ledger_url().endswith("://u:pw@db/l")
+    monkeypatch.setenv("AIRFLOW__CONNECTSAFELY__LEDGER_CONN_ID", "not_defined")
+    with pytest.raises(location.LedgerUnavailable, match="not_defined"):
+        location.ledger_url()
+
+
+def test_day_start_is_midnight_utc():
+    assert data.day_start(datetime(2031, 3, 15, 1, 0, tzinfo=timezone(timedelta(hours=5)))) == datetime(
+        2031, 3, 14, tzinfo=timezone.utc
+    )
+
+
+# -- through a real API server (the auth manager decides) ------------------------------------
+
+PASSWORDS = {"admin": "admin-pw-4f1c", "viewer": "viewer-pw-9b2e"}
+
+
+def users_env(home_path) -> dict[str, str]:
+    """The simple auth manager with an admin and a viewer whose passwords we know."""
+    passwords = home_path / "passwords.json"
+    passwords.write_text(json.dumps(PASSWORDS))
+    return {
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+    }
+
+
+def wait_healthy(server) -> None:
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + 120
+    while True:
+        if server.proc.poll() is not None:
+            pytest.fail(f"airflow api-server exited:\n{server.log()[-3000:]}")
+        try:
+            if requests.get(f"{server.base}/api/v2/monitor/health", timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"airflow api-server not ready:\n{server.log()[-3000:]}")
+        time.sleep(0.5)
+
+
+def token(base: str, user: str) -> str:
+    import requests
+
+    answer = requests.post(
+        f"{base}/auth/token", json={"username": user, "password": PASSWORDS[user]}, timeout=30
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()["access_token"]
+
+
+@pytest.fixture(scope="module")
+def real_server(tmp_path_factory):
+    from e2e.test_ui_browser import AirflowHome, ApiServer
+
+    home = AirflowHome(tmp_path_factory.mktemp("plugin-airflow-home"))
+    home.env.update(users_env(home.path))
+    home.airflow("db", "migrate")
+    clock = Clock(datetime.now(timezone.utc))
+    ledger = SendLedger.sqlite(home.path / "connectsafely_ledger.sqlite", clock=clock)
+    _send(ledger, clock, clock.now, "campaign:launch:zoe", "unknown", dag_id="d", task_id="t", run_id="r")
+    _send(ledger, clock, clock.now, "campaign:launch:yan", "sent")
+    server = ApiServer(home)
+    try:
+        wait_healthy(server)
+        yield server, ledger
+    finally:
+        server.stop()
+        ledger.close()
+
+
+def test_real_api_server_anonymous_viewer_admin(real_server):
+    import requests
+
+    server, ledger = real_server
+    base = f"{server.base}/connectsafely"
+    body = {"dedupe_key": "campaign:launch:zoe", "state": "sent", "note": "seen in the thread"}
+    for route in ("/", "/api/today", "/api/sends"):
+        assert requests.get(base + route, timeout=30).status_code in (401, 403)
+    assert requests.post(f"{base}/api/settle", json=body, timeout=30).status_code in (401, 403)
+    forged = {"Authorization": "Bearer not-a-jwt"}
+    assert requests.get(f"{base}/api/today", headers=forged, timeout=30).status_code in (401, 403)
+
+    viewer = {"Authorization": f"Bearer {token(server.base, 'viewer')}"}
+    today = requests.get(f"{base}/api/today", headers=viewer, timeout=30)
+    assert today.status_code == 200, today.text
+    assert today.json()["accounts"] == [{"account": "acct-1", "sent_today": 1, "cap": 150, "left": 149}]
+    rows = requests.get(f"{base}/api/sends", headers=viewer, timeout=30).json()["rows"]
+    assert {r["recipient"] for r in rows} == {"zoe", "yan"}
+    page = requests.get(f"{base}/", headers=viewer, timeout=30)
+    assert page.status_code == 200 and "ConnectSafely send ledger" in page.text
+    refused = requests.post(f"{base}/api/settle", json=body, headers=viewer, timeout=30)
+    assert refused.status_code == 403
+    assert ledger.get("campaign:launch:zoe").state == "unknown"
+
+    # The UI's session cookie works as well as the header (what the page's fetches use).
+    admin_token = token(server.base, "admin")
+    done = requests.post(f"{base}/api/settle", json=body, cookies={"_token": admin_token}, timeout=30)
+    assert done.status_code == 200, done.text
+    entry = ledger.get("campaign:launch:zoe")
+    assert (entry.state, entry.settled_by, entry.settle_note) == ("sent", "admin", "seen in the thread")
+
+    # The plugin is listed by the API server, and nothing secret is in what it served.
+    plugins = requests.get(f"{server.base}/api/v2/plugins", headers=viewer, timeout=30).json()
+    mine = [p for p in plugins["plugins"] if p["name"] == "connectsafely"]
+    assert mine and mine[0]["external_views"][0]["href"] == "/connectsafely/"
+    assert PASSWORDS["admin"] not in server.log()
+
+
+def test_queries_on_sqlite_and_postgresql(ledger):
+    """The page's queries on both backends: the SQL date and string functions differ."""
+    from airflow_provider_connectsafely.ledger import queries
+
+    clock = Clock(NOW)
+    ledger.clock = clock
+    _send(ledger, clock, NOW.replace(hour=1), "campaign:c1:urn:li:fsd_profile:X1", "sent")
+    _send(ledger, clock, NOW - timedelta(days=3), "campaign:c1:p2", "unknown")
+    _send(ledger, clock, NOW - timedelta(days=3, hours=2), "sequence:s:1:p3", "sent", account="acct-9")
+    _send(ledger, clock, NOW - timedelta(days=31), "campaign:c1:p4", "sent")
+    clock.now = NOW
+    assert [(a["account"], a["sent_today"]) for a in data.today(ledger, NOW, 10)["accounts"]] == [
+        ("acct-1", 1)
+    ]
+    days = {d["day"]: d["sent"] for d in data.daily(ledger, NOW)["days"] if d["sent"]}
+    assert days == {"2031-03-12": 1, "2031-03-15": 1}
+    expected = [
+        {"campaign": s.campaign, "kind": s.kind, "sends": s.states, "enrollments": s.enrollments}
+        for s in queries.campaign_stats(ledger, queries.Filters())
+    ]
+    assert data.campaigns(ledger)["campaigns"] == expected
+    page = data.sends_page(ledger, search="P2", size=2)
+    assert [r["recipient"] for r in page["rows"]] == ["p2"] and page["total"] == 1
+    assert data.sends_page(ledger, size=2, page=2)["rows"][0]["recipient"] == "p3"
+    assert data.settle(ledger, "campaign:c1:p2", "sent", "seen", settled_by="ops") is not None
