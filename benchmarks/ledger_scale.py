@@ -158,8 +158,29 @@ def _key(index: int) -> str:
     return f"campaign:{CAMPAIGN}:member-{index:08d}"
 
 
+#: The columns ``_rows`` fills, in its order; the others (conversation, settlement) stay NULL.
+FILLED = (
+    "dedupe_key",
+    "state",
+    "account",
+    "recipient",
+    "claim_token",
+    "attempts",
+    "retryable",
+    "error",
+    "recipient_urn",
+    "response",
+    "dag_id",
+    "task_id",
+    "run_id",
+    "map_index",
+    "created_at",
+    "updated_at",
+)
+
+
 def _rows(start: int, stop: int, now: Any, retryable: Any) -> Iterator[tuple[Any, ...]]:
-    """Ledger rows in the table's column order, as a batch leaves them after sending."""
+    """Ledger rows (the ``FILLED`` columns), as a batch leaves them after sending."""
     for index in range(start, stop):
         urn = f"urn:li:fsd_profile:ACoAA{index:020d}"
         answer = {"success": True, "message": "Message sent successfully", "recipientProfileUrn": urn}
@@ -192,7 +213,7 @@ def _fill_sqlite(ledger: Any, rows: int) -> None:
     now = datetime.now(timezone.utc)
     now_db = to_db(now) if to_db else now
     false_db = to_bool(False) if to_bool else False
-    names = [column.name for column in sends.columns]
+    names = FILLED
     insert = f"INSERT INTO {sends.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
     with ledger.engine.begin() as conn:
         for start in range(0, rows, 50_000):
@@ -204,7 +225,7 @@ def _fill_sqlite(ledger: Any, rows: int) -> None:
 def _fill_postgres(ledger: Any, rows: int) -> None:
     from airflow_provider_connectsafely.ledger.schema import sends
 
-    names = [column.name for column in sends.columns]
+    names = FILLED
     now = datetime.now(timezone.utc)
     raw = ledger.engine.raw_connection()
     try:

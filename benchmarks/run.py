@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         metavar="NAME",
         help="run only this benchmark (import_cost, send_overhead, batch_vs_mapped, ledger_scale, "
-        "dry_run_memory, sequence_replies); repeatable",
+        "dry_run_memory, sequence_replies, ui_endpoint); repeatable",
     )
     parser.add_argument(
         "--output",

@@ -18,9 +18,8 @@ from fastapi.responses import Response
 
 from airflow_provider_connectsafely.clock import Clock, utc_now
 from airflow_provider_connectsafely.ledger.records import PENDING, UNKNOWN
-from airflow_provider_connectsafely.plugins import data, location
+from airflow_provider_connectsafely.plugins import MOUNT, data, location
 
-MOUNT = "/connectsafely"
 STATIC = {
     "ledger.js": "text/javascript; charset=utf-8",
     "ledger.css": "text/css; charset=utf-8",

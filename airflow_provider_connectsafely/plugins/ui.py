@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-MOUNT = "/connectsafely"  # also in api.MOUNT
+from airflow_provider_connectsafely.plugins import MOUNT
 
 
 class LazyApp:
