@@ -223,13 +223,13 @@ class _opened:
     def __exit__(self, kind: Any, exc: Any, _tb: Any) -> None:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from airflow_provider_connectsafely.cli.ledger_location import _first_line
+        from airflow_provider_connectsafely.ledger.queries import first_line
 
         assert self.ledger is not None
         where = self.ledger.describe()
         self.ledger.close()
         if isinstance(exc, SQLAlchemyError):
-            raise CliError(f"cannot use the ledger at {where}: {_first_line(exc)}") from exc
+            raise CliError(f"cannot use the ledger at {where}: {first_line(exc)}") from exc
 
 
 def _filters(args: argparse.Namespace) -> Filters:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_provider_connectsafely.ledger.queries import first_line
+
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.clock import Clock
     from airflow_provider_connectsafely.ledger.store import SendLedger
@@ -33,7 +35,7 @@ def ledger_url(url: str | None, conn_id: str | None) -> str:
         try:
             return sqlalchemy_url(conn_id)
         except Exception as exc:  # not defined, or Airflow cannot read its configuration
-            raise CliError(f"cannot use connection {conn_id!r}: {_first_line(exc)}") from exc
+            raise CliError(f"cannot use connection {conn_id!r}: {first_line(exc)}") from exc
     from airflow_provider_connectsafely.ledger import connection
 
     path = connection.default_ledger_path()
@@ -61,7 +63,7 @@ def open_ledger(url: str, *, clock: Clock) -> SendLedger:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise CliError(f"not a SQLAlchemy URL: {_first_line(exc)}") from exc
+        raise CliError(f"not a SQLAlchemy URL: {first_line(exc)}") from exc
     where = parsed.set(query={}).render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -71,39 +73,24 @@ def open_ledger(url: str, *, clock: Clock) -> SendLedger:
     try:
         return SendLedger.from_url(url, clock=clock)
     except Exception as exc:  # a missing driver, an old SQLite
-        raise CliError(f"cannot open the ledger at {where}: {_first_line(exc)}") from exc
+        raise CliError(f"cannot open the ledger at {where}: {first_line(exc)}") from exc
 
 
 def _check_schema(url: str, where: str) -> None:
     """Fail unless the database holds a ledger at this provider's schema version. A plain
     engine, without the ledger's SQLite set-up (which would turn any file into a WAL database)."""
     from sqlalchemy import create_engine
-    from sqlalchemy.exc import SQLAlchemyError
 
     from airflow_provider_connectsafely.ledger import queries
-    from airflow_provider_connectsafely.ledger.migrations import HEAD
 
     try:
         engine = create_engine(url)
     except Exception as exc:  # a missing driver
-        raise CliError(f"cannot open the ledger at {where}: {_first_line(exc)}") from exc
+        raise CliError(f"cannot open the ledger at {where}: {first_line(exc)}") from exc
     try:
-        version = queries.schema_version(engine)
-        if version is None and not queries.has_sends_table(engine):
-            raise CliError(f"no ledger at {where} (no connectsafely_sends table)")
-    except SQLAlchemyError as exc:
-        raise CliError(f"cannot read the ledger at {where}: {_first_line(exc)}") from exc
+        queries.check_readable(engine, where)
+    except queries.LedgerNotReadable as exc:
+        tail = "; use the provider version that the workers run (a task of this version migrates it)"
+        raise CliError(f"{exc}{tail if exc.reason == 'version' else ''}") from exc
     finally:
         engine.dispose()
-    if version != HEAD:
-        raise CliError(
-            f"the ledger at {where} has schema version {version or '0001'}, this provider's is {HEAD}; "
-            "use the provider version that the workers run (a task of this version migrates it)"
-        )
-
-
-def _first_line(exc: BaseException) -> str:
-    """An error's first line, without SQLAlchemy's statement and parameters."""
-    inner = getattr(exc, "orig", None) or exc
-    text = str(inner).strip().splitlines()
-    return text[0] if text else type(inner).__name__

@@ -87,6 +87,52 @@ def schema_version(engine: Engine) -> str | None:
     return current_version(engine)
 
 
+class LedgerNotReadable(Exception):
+    """The database holds no ledger, cannot be read, or holds one at another schema version.
+
+    :param reason: ``missing``, ``unreadable`` or ``version``.
+    :param message: what is wrong, naming the ledger's location (never its password).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def check_readable(engine: Engine, where: str) -> None:
+    """Fail unless ``engine`` holds a ledger at this provider's schema version, changing
+    nothing (readers such as the CLI and the UI page never migrate a ledger).
+
+    :param engine: the ledger's database (a plain engine writes nothing to SQLite).
+    :param where: the ledger's location as shown in messages.
+    :raises LedgerNotReadable: naming the location and, for a version mismatch, both versions.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from airflow_provider_connectsafely.ledger.migrations import HEAD
+
+    try:
+        version = schema_version(engine)
+        if version is None and not has_sends_table(engine):
+            raise LedgerNotReadable("missing", f"no ledger at {where} (no connectsafely_sends table)")
+    except SQLAlchemyError as exc:
+        raise LedgerNotReadable(
+            "unreadable", f"cannot read the ledger at {where}: {first_line(exc)}"
+        ) from exc
+    if version != HEAD:
+        raise LedgerNotReadable(
+            "version",
+            f"the ledger at {where} has schema version {version or '0001'}, this provider's is {HEAD}",
+        )
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's first line, without SQLAlchemy's statement and parameters."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return text[0] if text else type(inner).__name__
+
+
 def has_sends_table(engine: Engine) -> bool:
     """Whether the database holds a ledger at all (its ``connectsafely_sends`` table).
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely import defaults
 from airflow_provider_connectsafely.clock import Clock, utc_now
+from airflow_provider_connectsafely.ledger.queries import first_line
 
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.ledger.store import SendLedger
@@ -72,7 +73,7 @@ def ledger_url() -> str:
         try:
             return sqlalchemy_url(conn_id)
         except Exception as exc:
-            raise LedgerUnavailable(f"cannot use ledger connection {conn_id!r}: {_first_line(exc)}") from exc
+            raise LedgerUnavailable(f"cannot use ledger connection {conn_id!r}: {first_line(exc)}") from exc
     from airflow_provider_connectsafely.ledger.connection import default_ledger_path
 
     return f"sqlite:///{default_ledger_path()}"
@@ -126,29 +127,18 @@ def _plain_engine(url: str) -> Any:
 
 
 def _check(engine: Any, where: str, *, dispose: bool = False) -> None:
-    from sqlalchemy.exc import SQLAlchemyError
-
     from airflow_provider_connectsafely.ledger import queries
-    from airflow_provider_connectsafely.ledger.migrations import HEAD
 
     try:
-        version = queries.schema_version(engine)
-        if version is None and not queries.has_sends_table(engine):
-            raise LedgerUnavailable(f"No send ledger at {where} (no connectsafely_sends table).")
-    except SQLAlchemyError as exc:
-        raise LedgerUnavailable(f"Cannot read the ledger at {where}: {_first_line(exc)}") from exc
+        queries.check_readable(engine, where)
+    except queries.LedgerNotReadable as exc:
+        text = str(exc)
+        if exc.reason == "version":
+            text += (
+                ". The page never migrates it: a task of this provider version does, on its first "
+                "send (or install the provider version the workers run)"
+            )
+        raise LedgerUnavailable(f"{text[0].upper()}{text[1:]}.") from exc
     finally:
         if dispose:
             engine.dispose()
-    if version != HEAD:
-        raise LedgerUnavailable(
-            f"The ledger at {where} has schema version {version or '0001'}; this provider reads "
-            f"{HEAD}. The page never migrates it: a task of this provider version does, on its "
-            "first send (or install the provider version the workers run)."
-        )
-
-
-def _first_line(exc: BaseException) -> str:
-    inner = getattr(exc, "orig", None) or exc
-    text = str(inner).strip().splitlines()
-    return text[0] if text else type(inner).__name__

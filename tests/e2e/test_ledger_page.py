@@ -17,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from e2e.test_ui_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, AirflowHome, ApiServer, _missing
+from helpers.airflow_server import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, AirflowHome, ApiServer, missing
 from helpers.connections import API_KEY, connection_json
 from helpers.paths import REPO
 
@@ -103,35 +103,16 @@ def ledger(home, server, emulator_server):
     emulator_server.reset()
 
 
-def _wait_healthy(server: ApiServer) -> None:
-    import time
-
-    import requests
-
-    deadline = time.monotonic() + 120
-    while True:
-        if server.proc.poll() is not None:
-            pytest.fail(f"airflow api-server exited:\n{server.log()[-3000:]}")
-        try:
-            if requests.get(f"{server.base}/api/v2/monitor/health", timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"airflow api-server not ready:\n{server.log()[-3000:]}")
-        time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
 def chromium(server, ledger):
     if not Path(CHROMIUM).exists():
-        _missing(f"Chromium is not installed at {CHROMIUM}")
+        missing(f"Chromium is not installed at {CHROMIUM}")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("the playwright package is not installed")
+        missing("the playwright package is not installed")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    _wait_healthy(server)
+    server.wait_healthy()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser

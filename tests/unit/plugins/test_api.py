@@ -1,6 +1,6 @@
-"""The ledger page's FastAPI app: its numbers on a seeded ledger with a fixed clock (auth
-checks replaced), then the real checks in a real ``airflow api-server`` with the simple auth
-manager's users (anonymous, viewer, admin).
+"""The ledger page's FastAPI app: its numbers on a seeded ledger with a fixed clock, with
+the auth checks replaced. The real checks, in a real ``airflow api-server``, are in
+``tests/integration/test_ledger_page_auth.py``.
 """
 
 from __future__ import annotations
@@ -317,109 +317,6 @@ def test_day_start_is_midnight_utc():
     assert data.day_start(datetime(2031, 3, 15, 1, 0, tzinfo=timezone(timedelta(hours=5)))) == datetime(
         2031, 3, 14, tzinfo=timezone.utc
     )
-
-
-# -- through a real API server (the auth manager decides) ------------------------------------
-
-PASSWORDS = {"admin": "admin-pw-4f1c", "viewer": "viewer-pw-9b2e"}
-
-
-def users_env(home_path) -> dict[str, str]:
-    """The simple auth manager with an admin and a viewer whose passwords we know."""
-    passwords = home_path / "passwords.json"
-    passwords.write_text(json.dumps(PASSWORDS))
-    return {
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-    }
-
-
-def wait_healthy(server) -> None:
-    import time
-
-    import requests
-
-    deadline = time.monotonic() + 120
-    while True:
-        if server.proc.poll() is not None:
-            pytest.fail(f"airflow api-server exited:\n{server.log()[-3000:]}")
-        try:
-            if requests.get(f"{server.base}/api/v2/monitor/health", timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"airflow api-server not ready:\n{server.log()[-3000:]}")
-        time.sleep(0.5)
-
-
-def token(base: str, user: str) -> str:
-    import requests
-
-    answer = requests.post(
-        f"{base}/auth/token", json={"username": user, "password": PASSWORDS[user]}, timeout=30
-    )
-    assert answer.status_code == 201, answer.text
-    return answer.json()["access_token"]
-
-
-@pytest.fixture(scope="module")
-def real_server(tmp_path_factory):
-    from e2e.test_ui_browser import AirflowHome, ApiServer
-
-    home = AirflowHome(tmp_path_factory.mktemp("plugin-airflow-home"))
-    home.env.update(users_env(home.path))
-    home.airflow("db", "migrate")
-    clock = Clock(datetime.now(timezone.utc))
-    ledger = SendLedger.sqlite(home.path / "connectsafely_ledger.sqlite", clock=clock)
-    _send(ledger, clock, clock.now, "campaign:launch:zoe", "unknown", dag_id="d", task_id="t", run_id="r")
-    _send(ledger, clock, clock.now, "campaign:launch:yan", "sent")
-    server = ApiServer(home)
-    try:
-        wait_healthy(server)
-        yield server, ledger
-    finally:
-        server.stop()
-        ledger.close()
-
-
-def test_real_api_server_anonymous_viewer_admin(real_server):
-    import requests
-
-    server, ledger = real_server
-    base = f"{server.base}/connectsafely"
-    body = {"dedupe_key": "campaign:launch:zoe", "state": "sent", "note": "seen in the thread"}
-    for route in ("/", "/api/today", "/api/sends"):
-        assert requests.get(base + route, timeout=30).status_code in (401, 403)
-    assert requests.post(f"{base}/api/settle", json=body, timeout=30).status_code in (401, 403)
-    forged = {"Authorization": "Bearer not-a-jwt"}
-    assert requests.get(f"{base}/api/today", headers=forged, timeout=30).status_code in (401, 403)
-
-    viewer = {"Authorization": f"Bearer {token(server.base, 'viewer')}"}
-    today = requests.get(f"{base}/api/today", headers=viewer, timeout=30)
-    assert today.status_code == 200, today.text
-    assert today.json()["accounts"] == [{"account": "acct-1", "sent_today": 1, "cap": 150, "left": 149}]
-    rows = requests.get(f"{base}/api/sends", headers=viewer, timeout=30).json()["rows"]
-    assert {r["recipient"] for r in rows} == {"zoe", "yan"}
-    page = requests.get(f"{base}/", headers=viewer, timeout=30)
-    assert page.status_code == 200 and "ConnectSafely send ledger" in page.text
-    refused = requests.post(f"{base}/api/settle", json=body, headers=viewer, timeout=30)
-    assert refused.status_code == 403
-    assert ledger.get("campaign:launch:zoe").state == "unknown"
-
-    # The UI's session cookie works as well as the header (what the page's fetches use).
-    admin_token = token(server.base, "admin")
-    done = requests.post(f"{base}/api/settle", json=body, cookies={"_token": admin_token}, timeout=30)
-    assert done.status_code == 200, done.text
-    entry = ledger.get("campaign:launch:zoe")
-    assert (entry.state, entry.settled_by, entry.settle_note) == ("sent", "admin", "seen in the thread")
-
-    # The plugin is listed by the API server, and nothing secret is in what it served.
-    plugins = requests.get(f"{server.base}/api/v2/plugins", headers=viewer, timeout=30).json()
-    mine = [p for p in plugins["plugins"] if p["name"] == "connectsafely"]
-    assert mine and mine[0]["external_views"][0]["href"] == "/connectsafely/"
-    assert PASSWORDS["admin"] not in server.log()
 
 
 def test_queries_on_sqlite_and_postgresql(ledger):
