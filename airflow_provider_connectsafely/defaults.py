@@ -14,9 +14,25 @@ TIMEOUT = 30.0
 CONNECT_TIMEOUT = 10.0
 #: Longest 429 wait, in seconds, sat out inside a task before deferring instead.
 MAX_RATE_LIMIT_WAIT = 60.0
+#: Request-rate pacing follows ``X-RateLimit-*`` headers only when their reset is at most this
+#: many seconds away: the API's request window is a minute; a later reset is a daily or weekly
+#: quota, left to the caps and deferral.
+RATE_WINDOW_HORIZON = 120.0
+#: Seconds pacing waits past a window's reset, for clocks that differ slightly.
+PACING_MARGIN = 0.25
 #: ConnectSafely's documented default: 150 messages per LinkedIn account per UTC day.
 DAILY_LIMIT = 150
 #: Longest total time a task may spend deferred waiting for limits to reset.
 MAX_DEFER = timedelta(hours=25)
 #: How long a ``pending`` ledger row claimed by another task counts as a send in progress.
 IN_FLIGHT_FOR = timedelta(minutes=15)
+#: ConnectSafely's documented limit: connection requests per LinkedIn account per week, the
+#: week starting Monday 00:00 UTC.
+WEEKLY_CONNECT_LIMIT = 90
+#: The longest note (``customMessage``) a connection request may carry, in UTF-16 code units.
+CONNECT_NOTE_LENGTH = 300
+#: Longest total time a connection request may spend deferred: a weekly reset is up to 7 days
+#: away, and a 429 puts connection requests on a 24 h hold.
+CONNECT_MAX_DEFER = timedelta(days=8, hours=1)
+#: The time zone a ``send_window`` is read in when the task and the recipient name none.
+SEND_WINDOW_TIMEZONE = "UTC"

@@ -36,6 +36,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_connectsafely.operators.messaging",
                     "airflow_provider_connectsafely.operators.batch",
                     "airflow_provider_connectsafely.operators.sequence",
+                    "airflow_provider_connectsafely.operators.connections",
                 ],
             }
         ],

@@ -33,11 +33,14 @@ NAME = "ui_endpoint"
 TITLE = "Ledger page endpoints"
 TARGET_MS = 200.0
 NOW = datetime(2026, 6, 30, 15, 0, tzinfo=timezone.utc)
-ENDPOINTS = ("today", "daily", "campaigns", "sends", "sends_search", "sends_unknown")
+ENDPOINTS = (
+    "today", "daily", "campaigns", "sends", "sends_search", "sends_unknown", "sends_campaign",
+    "sends_campaign_unknown",
+)  # fmt: skip
 BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 COLUMNS = (
     "dedupe_key", "state", "account", "recipient", "claim_token", "attempts", "retryable", "error",
-    "dag_id", "task_id", "run_id", "map_index", "created_at", "updated_at",
+    "dag_id", "task_id", "run_id", "map_index", "created_at", "updated_at", "campaign",
 )  # fmt: skip
 
 
@@ -101,7 +104,7 @@ def _values(start: int, stop: int, to_time: Callable[[datetime], Any]) -> Iterat
             f"00000000-0000-0000-0000-{i:012d}", 1, False,
             "HTTP 502 after sending" if state == "unknown" else None,
             "crm_outreach", "send", f"scheduled__2026-06-{i % 28 + 1:02d}T06:00:00+00:00", -1,
-            to_time(when), to_time(when),
+            to_time(when), to_time(when), f"batch:crm-wave-{i % 10}",
         )  # fmt: skip
 
 
@@ -174,6 +177,10 @@ def _child(args: argparse.Namespace) -> None:
         "sends": lambda lg: data.sends_page(lg, page=3, size=50),
         "sends_search": lambda lg: data.sends_page(lg, search="member-0004242", size=50),
         "sends_unknown": lambda lg: data.sends_page(lg, state="unknown", size=50),
+        "sends_campaign": lambda lg: data.sends_page(lg, campaign="batch:crm-wave-3", page=3, size=50),
+        "sends_campaign_unknown": lambda lg: data.sends_page(
+            lg, campaign="batch:crm-wave-3", state="unknown", size=50
+        ),
     }
     figures: dict[str, dict[str, list[float]]] = {b: {name: [] for name in calls} for b in urls}
     for backend, ledger in ledgers.items():  # warm-up, excluded; and a sanity check

@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 
 from airflow_provider_connectsafely import __version__, defaults
 from airflow_provider_connectsafely.api import errors, reads, responses
+from airflow_provider_connectsafely.api.pacing import RequestPacer
 from airflow_provider_connectsafely.api.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import requests
 
+    from airflow_provider_connectsafely.api.connect import ConnectRequest, Relationship
     from airflow_provider_connectsafely.api.models import MessageRequest
     from airflow_provider_connectsafely.api.reads import (
         ConversationMessagesRead,
@@ -95,6 +97,10 @@ class ConnectSafelyClient:
     :param verify: TLS verification: True, or a CA bundle path; False only when asked for.
     :param retry_policy: what is retried in-process (never a send of unknown outcome).
     :param sleep: how to wait between attempts (tests pass a fake).
+    :param pacer: paces requests from the answers' ``X-RateLimit-*`` headers (see
+        :mod:`.pacing`). By default it waits at most as long as ``retry_policy`` sits out a
+        429, so a policy that waits out none (``max_rate_limit_wait=0``) never paces either;
+        :meth:`RequestPacer.off` turns pacing off.
     """
 
     def __init__(
@@ -107,6 +113,7 @@ class ConnectSafelyClient:
         verify: bool | str = True,
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
+        pacer: RequestPacer | None = None,
     ) -> None:
         if not api_key or not api_key.strip():
             raise errors.ConnectSafelyConfigError("No API key given")
@@ -116,6 +123,7 @@ class ConnectSafelyClient:
         self.verify = verify
         self.retry_policy = retry_policy or RetryPolicy()
         self._sleep = sleep
+        self.pacer = pacer or RequestPacer(max_wait=self.retry_policy.max_rate_limit_wait, sleep=sleep)
 
     def __repr__(self) -> str:
         return f"ConnectSafelyClient(base_url={self.base_url!r})"
@@ -147,6 +155,32 @@ class ConnectSafelyClient:
         :raises ConnectSafelyError: a typed subclass saying whether it may have been delivered.
         """
         return self._with_retries(lambda: self._post(request.path, request.to_body()))
+
+    def send_connection_request(self, request: ConnectRequest) -> dict[str, Any]:
+        """``POST /linkedin/connect``: invite one person; return the API's JSON answer.
+
+        Like a message, it is never retried once it may have gone out: only a connection that
+        never opened, or a 429 with a near reset, is tried again.
+
+        :param request: a validated request.
+        :raises ConnectSafelyError: a typed subclass saying whether it may have been delivered.
+        """
+        return self._with_retries(lambda: self._post(request.path, request.to_body()))
+
+    def get_relationship(self, profile_id: str, account_id: str | None = None) -> Relationship:
+        """``GET /linkedin/relationship/{profileId}``: a read, retried when it fails in a way
+        reads may retry.
+
+        :param profile_id: a profile ID, ``linkedin.com/in/`` URL or profile URN.
+        :param account_id: the account (the API's default when None).
+        :raises ConnectSafelyValidationError: a bad profile or account, before any request.
+        :raises ConnectSafelyError: a typed error; :class:`ReadFailedError` when no usable
+            answer came back after the retries.
+        """
+        from airflow_provider_connectsafely.api.connect import Relationship, RelationshipRead
+
+        read = RelationshipRead.build(profile_id, account_id)
+        return Relationship.parse(self._with_retries(partial(self._read_page, read.path, read.params())))
 
     def list_accounts(self) -> dict[str, Any]:
         """``GET /linkedin/accounts``: read-only and authenticated."""
@@ -281,6 +315,7 @@ class ConnectSafelyClient:
         import requests
 
         url = self.base_url + path
+        self.pacer.before_request()
         try:
             # verify per request: a session's verify loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
             # (psf/requests#3829), which would silently ignore the connection's CA bundle.
@@ -331,6 +366,7 @@ class ConnectSafelyClient:
             raise errors.DeliveryUnknownError(
                 f"The request to {self.base_url} failed ({type(exc).__name__})"
             ) from exc
+        self.pacer.observe(response.headers)
         if 200 <= response.status_code < 300:
             return responses.success_body(response, redact=self._api_key)
         raise responses.error_for(response, datetime.now(timezone.utc), redact=self._api_key)

@@ -102,6 +102,13 @@ class RetryPolicy:
     def never(cls) -> RetryPolicy:
         return cls(max_attempts=1, handlers=())
 
+    @property
+    def max_rate_limit_wait(self) -> float:
+        """The longest 429 wait this policy sits out in-process; 0 when it retries no 429."""
+        if self.max_attempts <= 1:
+            return 0.0
+        return max((h.max_wait for h in self.handlers if isinstance(h, RateLimitHandler)), default=0.0)
+
     def delay(self, error: BaseException, attempt: int) -> float | None:
         if isinstance(error, errors.DeliveryUnknownError) or attempt >= self.max_attempts:
             return None

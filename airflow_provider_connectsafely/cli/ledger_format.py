@@ -115,7 +115,7 @@ def entry_dict(entry: LedgerEntry) -> dict[str, Any]:
 
     :param entry: a ledger row.
     """
-    from airflow_provider_connectsafely.ledger.queries import campaign_of
+    from airflow_provider_connectsafely.ledger.records import campaign_of
 
     parsed = campaign_of(entry.dedupe_key)
     return {

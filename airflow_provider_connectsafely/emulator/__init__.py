@@ -8,7 +8,9 @@ joins the thread between the account and the recipient), reads them back
 (``conversation_reads``), records connection requests (``connections``, ``connection_api``),
 and offers control endpoints under ``/_emulator`` to script the other side: replies,
 accepted invitations, request counts (``control``). Pass a :class:`ManualClock` as ``clock``
-to control ``sentAt``, ``since`` and the daily and weekly resets without sleeping.
+to control ``sentAt``, ``since`` and the daily and weekly resets without sleeping. A per-key
+request rate (``rate_limit``, ``rate_window``; off by default) answers 429 past it
+(``rate_limit``).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .rate_limit import DEFAULT_WINDOW, RESET_FORMATS
 from .server import EmulatorServer
 
 ENV_API_KEY = "CONNECTSAFELY_EMULATOR_API_KEY"
@@ -20,7 +21,7 @@ endpoints (Bearer key): GET /linkedin/accounts, GET /linkedin/account/status,
   POST /linkedin/conversations/send, GET /linkedin/conversations,
   GET /linkedin/conversations/{conversationUrn}/messages, GET /linkedin/messaging/recent-messages,
   POST /linkedin/connect, GET /linkedin/relationship/{profileId}
-control (no auth): GET /_emulator/messages, /requests, /counts, /conversations;
+control (no auth): GET /_emulator/messages, /requests, /counts, /conversations, /rate-limit;
   POST /_emulator/reset; POST|GET|DELETE /_emulator/faults;
   POST /_emulator/reply {"profileId"|"conversationUrn", "text", "at"?, "accountId"?};
   POST /_emulator/accept {"profileId", "accountId"?}
@@ -69,6 +70,27 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add conversationUrn and threadId to /linkedin/messaging/send* answers",
     )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="requests per window for the API key, past which 429 (default: no limit; "
+        "the documented API allows 60 a minute)",
+    )
+    parser.add_argument(
+        "--rate-window",
+        type=float,
+        default=DEFAULT_WINDOW,
+        metavar="SECONDS",
+        help=f"length of the request window in seconds (default: {DEFAULT_WINDOW:g})",
+    )
+    parser.add_argument(
+        "--rate-reset-format",
+        choices=RESET_FORMATS,
+        default="iso",
+        help="X-RateLimit-Reset of the request window as ISO 8601 or Unix seconds (default: iso)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
 
@@ -88,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             weekly_connect_limit=args.weekly_connect_limit,
             connected=args.connected,
             thread_in_send_answers=args.thread_in_send_answers,
+            rate_limit=args.rate_limit,
+            rate_window=args.rate_window,
+            rate_reset_format=args.rate_reset_format,
         ).start()
     except (OSError, ValueError) as exc:
         print(f"connectsafely-emulator: cannot start: {exc}", file=sys.stderr)

@@ -91,7 +91,7 @@ class LinkedInApi:
         return handler(query, body, params)
 
     def _accounts(self, _query: dict[str, str], _body: object, _params: dict[str, str]) -> Outcome:
-        accounts = [a.to_dict() for a in self.state.accounts]
+        accounts = [{**a.to_dict(), "status": self.state.status_of(a.id)} for a in self.state.accounts]
         return Outcome(json_reply(200, {"success": True, "accounts": accounts}))
 
     def _account_status(self, query: dict[str, str], _body: object, _params: dict[str, str]) -> Outcome:
@@ -103,7 +103,7 @@ class LinkedInApi:
             "success": True,
             "accountId": account.id,
             "name": account.name,
-            "status": "active",
+            "status": self.state.status_of(account.id),
             "isDefault": account.is_default,
             "dailyLimit": quota.limit,
             "messagesSentToday": quota.used,
@@ -121,6 +121,8 @@ class LinkedInApi:
         account = self.state.account(body.get("accountId"))
         if account is None:
             return Outcome(error_reply(404, "LinkedIn account not found"))
+        if refusal := self.state.unavailable(account.id):
+            return Outcome(error_reply(403, refusal))
         profile_id: str | None = body.get("recipientProfileId") or None
         # The real API refuses over-quota sends before asking LinkedIn about the recipient.
         quota = self.state.quota(account.id)
@@ -165,6 +167,8 @@ class LinkedInApi:
         account = self.state.account(body.get("accountId"))
         if account is None:
             return Outcome(error_reply(404, "LinkedIn account not found"))
+        if refusal := self.state.unavailable(account.id):
+            return Outcome(error_reply(403, refusal))
         conversation_urn: str | None = body.get("conversationUrn") or None
         profile_id: str | None = None if conversation_urn else body.get("recipientProfileId") or None
         store = self.state.conversations

@@ -41,6 +41,8 @@ class ConnectionApi:
         account = self.state.account(body.get("accountId"))
         if account is None:
             return Outcome(error_reply(404, "LinkedIn account not found"))
+        if refusal := self.state.unavailable(account.id):
+            return Outcome(error_reply(403, refusal))
         book, now = self.state.connections, self.state.now()
         profile_id = body.get("profileId") or None
         quota = book.weekly(account.id, now)

@@ -6,8 +6,11 @@ loopback), and the scenario actions behind them that ``EmulatorServer`` also off
 - ``GET /_emulator/counts``: ``{"GET /linkedin/conversations": 3, ...}``, requests per method and
   path template (e.g. ``GET /linkedin/conversations/{conversationUrn}/messages``), any outcome.
 - ``GET /_emulator/conversations``: ``{"conversations": [...]}``, each with its messages.
-- ``POST /_emulator/reset``: clears records, counts, messages, quotas, faults, conversations and
-  invitations (keeps the key, accounts, limits and configured connections).
+- ``GET /_emulator/rate-limit``: the request window (see :mod:`.rate_limit`) and how many
+  requests it refused with 429: ``{"enabled": true, "limit", "windowSeconds", "used",
+  "remaining", "resetsAt", "refused"}``, or ``{"enabled": false, "refused": 0}``.
+- ``POST /_emulator/reset``: clears records, counts, messages, quotas, the request window,
+  faults, conversations and invitations (keeps the key, accounts, limits and configured connections).
 - ``POST`` / ``GET`` / ``DELETE /_emulator/faults``: queue / list / clear faults (see :mod:`.faults`).
 - ``POST /_emulator/reply`` ``{"profileId" or "conversationUrn", "text", "at"?, "accountId"?}``:
   the other person writes; answers ``{"success": true, "message": {...}}``.
@@ -97,6 +100,8 @@ def handle(state: EmulatorState, method: str, path: str, body: object) -> Reply:
             return json_reply(200, state.request_counts())
         if route == ("GET", PREFIX + "/conversations"):
             return json_reply(200, {"conversations": state.conversations.snapshot()})
+        if route == ("GET", PREFIX + "/rate-limit"):
+            return json_reply(200, state.rate_limit())
         if route == ("POST", PREFIX + "/reset"):
             state.reset()
             return json_reply(200, {"success": True})
@@ -118,6 +123,12 @@ def handle(state: EmulatorState, method: str, path: str, body: object) -> Reply:
                 account_id=fields.get("accountId"),
             )
             return json_reply(200, {"success": True, "message": message})
+        if route == ("POST", PREFIX + "/account"):
+            account = _account(state, fields.get("accountId"))
+            if not isinstance(fields.get("status"), str) or not fields["status"]:
+                raise ValueError("status is required")
+            state.set_status(account.id, fields["status"])
+            return json_reply(200, {"success": True, "accountId": account.id, "status": fields["status"]})
         if route == ("POST", PREFIX + "/accept"):
             profile = fields.get("profileId") or fields.get("profileUrn")
             invitation = accept(state, profile, fields.get("accountId"))

@@ -11,6 +11,7 @@ import socketserver
 import struct
 import threading
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NoReturn, cast
 from urllib.parse import parse_qsl, urlsplit
@@ -138,6 +139,14 @@ class _Handler(BaseHTTPRequestHandler):
         is_send = path in SEND_PATHS
         raw: bytes | None = None
         fault: Fault | None = None
+        admission = state.admit() if authorized else None
+        if admission is not None and not admission.allowed:
+            # Refused before anything else: no fault is used up, nothing is delivered.
+            state.set_body(handle, _parse_body(self._read_body()))
+            state.close_record(handle, 429, None, None)
+            self._send(admission.refusal(state.now()))
+            return
+        rate_headers = {} if admission is None else admission.headers()
         if authorized:
             try:
                 fault = fault_from_headers(self.headers.items())
@@ -145,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
                 state.set_body(handle, _parse_body(self._read_body()))
                 state.close_record(handle, 400, None, None)
                 payload = {"success": False, "code": "emulator_fault_error", "message": str(exc)}
-                self._send(json_reply(400, payload))
+                self._send(json_reply(400, payload, rate_headers))
                 return
             if fault is None:
                 if state.fault_needs_body(is_send=is_send):
@@ -167,6 +176,9 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(outcome.delay)
         if outcome.reply is None:
             self._reset()
+        elif fault is None and rate_headers:
+            # The request window's headers win over a quota's (see .rate_limit).
+            self._send(replace(outcome.reply, headers={**outcome.reply.headers, **rate_headers}))
         else:
             self._send(outcome.reply, cut=outcome.cut)
 

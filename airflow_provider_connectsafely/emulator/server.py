@@ -15,6 +15,7 @@ from .clock import Clock, utc_now
 from .connections import DEFAULT_WEEKLY_LIMIT
 from .faults import build_fault
 from .http_handler import EmulatorHTTPServer
+from .rate_limit import DEFAULT_WINDOW
 from .state import EmulatorState
 
 
@@ -38,6 +39,11 @@ class EmulatorServer:
     :param thread_in_send_answers: add ``conversationUrn`` and ``threadId`` to the answers of
         ``/linkedin/messaging/send`` and ``send-with-typing``. Off by default: the documented
         API returns neither, and a client should not come to rely on them.
+    :param rate_limit: requests per window for the API key, e.g. 60 (the documented rate);
+        past it a request answers 429. None (default): no request rate. See :mod:`.rate_limit`.
+    :param rate_window: the request window's length in seconds (default 60).
+    :param rate_reset_format: ``iso`` (default) or ``unix``: how the window's
+        ``X-RateLimit-Reset`` is written.
     """
 
     def __init__(
@@ -54,6 +60,9 @@ class EmulatorServer:
         weekly_connect_limit: int = DEFAULT_WEEKLY_LIMIT,
         connected: Iterable[str] = (),
         thread_in_send_answers: bool = False,
+        rate_limit: int | None = None,
+        rate_window: float = DEFAULT_WINDOW,
+        rate_reset_format: str = "iso",
     ) -> None:
         self.api_key = api_key
         self.host = host
@@ -67,6 +76,9 @@ class EmulatorServer:
             weekly_connect_limit=weekly_connect_limit,
             connected=connected,
             thread_in_send_answers=thread_in_send_answers,
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            rate_reset_format=rate_reset_format,
         )
         self._requested_port = port
         self._httpd: EmulatorHTTPServer | None = None
@@ -133,6 +145,10 @@ class EmulatorServer:
         """Requests per ``"METHOD /path/template"``, as ``GET /_emulator/counts``."""
         return self.state.request_counts()
 
+    def rate_limit(self) -> dict[str, Any]:
+        """The request window and how many requests it refused, as ``GET /_emulator/rate-limit``."""
+        return self.state.rate_limit()
+
     def conversations(self) -> list[dict[str, Any]]:
         """Every conversation with its ``messages`` (oldest first), in order of creation."""
         return self.state.conversations.snapshot()
@@ -166,6 +182,11 @@ class EmulatorServer:
             account_id=account_id,
         )
 
+    def set_account_status(self, account_id: str, status: str) -> None:
+        """Set an account's status, as ``POST /_emulator/account`` does; ``ERROR`` makes its
+        sends and connection requests answer 403."""
+        self.state.set_status(account_id, status)
+
     def accept_invitation(self, profile_id: str, account_id: str | None = None) -> dict[str, Any]:
         """Make a profile accept the account's pending invitation, as ``POST /_emulator/accept``.
 
@@ -175,7 +196,8 @@ class EmulatorServer:
         return control.accept(self.state, profile_id, account_id)
 
     def reset(self) -> None:
-        """Clear records, counts, messages, quota counts, queued faults, conversations and invitations."""
+        """Clear records, counts, messages, quota counts, the request window, queued faults,
+        conversations and invitations."""
         self.state.reset()
 
     def inject(
@@ -210,6 +232,9 @@ def create_server(
     weekly_connect_limit: int = DEFAULT_WEEKLY_LIMIT,
     connected: Iterable[str] = (),
     thread_in_send_answers: bool = False,
+    rate_limit: int | None = None,
+    rate_window: float = DEFAULT_WINDOW,
+    rate_reset_format: str = "iso",
 ) -> EmulatorServer:
     """Return an unstarted :class:`EmulatorServer` (see its parameters)."""
     return EmulatorServer(
@@ -223,6 +248,9 @@ def create_server(
         weekly_connect_limit=weekly_connect_limit,
         connected=connected,
         thread_in_send_answers=thread_in_send_answers,
+        rate_limit=rate_limit,
+        rate_window=rate_window,
+        rate_reset_format=rate_reset_format,
     )
 
 

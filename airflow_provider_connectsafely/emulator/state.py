@@ -19,6 +19,7 @@ from .connections import DEFAULT_WEEKLY_LIMIT, ConnectionBook
 from .conversations import ConversationStore
 from .faults import Fault
 from .quota import Quota
+from .rate_limit import DEFAULT_WINDOW, DISABLED, Admission, RequestRate
 from .routes import template_of
 
 
@@ -38,6 +39,10 @@ class Account:
     def to_dict(self) -> dict[str, Any]:
         """JSON form, as in ``GET /linkedin/accounts``."""
         return {"id": self.id, "name": self.name, "status": "active", "isDefault": self.is_default}
+
+
+#: The account status whose sends the emulator refuses with 403.
+UNAVAILABLE = "ERROR"
 
 
 def default_account_ids() -> list[str]:
@@ -64,6 +69,9 @@ class EmulatorState:
     :param connected: profile ids or URNs connected to every account from the start.
     :param thread_in_send_answers: add ``conversationUrn`` and ``threadId`` to the answers of
         ``/linkedin/messaging/send`` and ``send-with-typing`` (the documented API returns neither).
+    :param rate_limit: requests per window for the API key (see :mod:`.rate_limit`); None: no limit.
+    :param rate_window: the request window's length in seconds.
+    :param rate_reset_format: ``iso`` or ``unix``: how ``X-RateLimit-Reset`` of the window is written.
     """
 
     def __init__(
@@ -76,6 +84,9 @@ class EmulatorState:
         weekly_connect_limit: int = DEFAULT_WEEKLY_LIMIT,
         connected: Iterable[str] = (),
         thread_in_send_answers: bool = False,
+        rate_limit: int | None = None,
+        rate_window: float = DEFAULT_WINDOW,
+        rate_reset_format: str = "iso",
     ) -> None:
         ids = list(default_account_ids() if accounts is None else accounts)
         if not ids or not all(isinstance(i, str) and i for i in ids) or len(set(ids)) != len(ids):
@@ -96,6 +107,8 @@ class EmulatorState:
         self.conversations = ConversationStore(self._lock)
         self.connections = ConnectionBook(self._lock, weekly_connect_limit, connected)
         self.thread_in_send_answers = thread_in_send_answers
+        self.rate = None if rate_limit is None else RequestRate(rate_limit, rate_window, rate_reset_format)
+        self._statuses: dict[str, str] = {}
 
     def now(self) -> datetime:
         """Current UTC time according to the clock."""
@@ -113,6 +126,34 @@ class EmulatorState:
         if account_id is None:
             return self.accounts[0]
         return next((a for a in self.accounts if a.id == account_id), None)
+
+    def set_status(self, account_id: str, status: str) -> None:
+        """Set an account's status as ``GET /linkedin/accounts`` reports it; with ``ERROR`` its
+        sends and connection requests answer 403 (kept across :meth:`reset`)."""
+        with self._lock:
+            self._statuses[account_id] = status
+
+    def status_of(self, account_id: str) -> str:
+        """The account's status (``active`` unless set)."""
+        return self._statuses.get(account_id, "active")
+
+    def unavailable(self, account_id: str) -> str | None:
+        """Why the account may not send now, or None."""
+        status = self.status_of(account_id)
+        if status.upper() != UNAVAILABLE:
+            return None
+        return (
+            f"LinkedIn account {account_id} is not available (status {status}): reconnect it in ConnectSafely"
+        )
+
+    def admit(self) -> Admission | None:
+        """Count one authorized ``/linkedin/*`` request against the request rate; None when
+        no rate is configured."""
+        return None if self.rate is None else self.rate.admit(self.now())
+
+    def rate_limit(self) -> dict[str, Any]:
+        """The request window now and the requests it refused, as ``GET /_emulator/rate-limit``."""
+        return dict(DISABLED) if self.rate is None else self.rate.snapshot(self.now())
 
     def quota(self, account_id: str, *, consume: bool = False) -> Quota:
         """Today's quota of an account; with ``consume`` count one delivery if it is allowed."""
@@ -219,8 +260,10 @@ class EmulatorState:
             return None
 
     def reset(self) -> None:
-        """Forget records, messages, quota counts, faults, conversations and invitations
-        (keeps key, accounts, limits and configured connections)."""
+        """Forget records, messages, quota counts, the request window, faults, conversations
+        and invitations (keeps key, accounts, limits and configured connections)."""
+        if self.rate is not None:
+            self.rate.clear()
         with self._lock:
             self.conversations.clear_locked()
             self.connections.clear_locked()

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from airflow_provider_connectsafely.api.client import ConnectSafelyClient
+    from airflow_provider_connectsafely.api.connect import ConnectRequest, Relationship
     from airflow_provider_connectsafely.api.models import MessageLimits, MessageRequest
     from airflow_provider_connectsafely.api.reads import PagedRead
     from airflow_provider_connectsafely.api.retry import RetryPolicy
@@ -219,6 +220,83 @@ class ConnectSafelyHook(BaseHook):
             messaging_channel=messaging_channel,
         )
         return self.send_request(request)
+
+    def build_connect_request(
+        self,
+        *,
+        recipient_profile_id: str | None = None,
+        recipient_profile_urn: str | None = None,
+        note: str | None = None,
+        account_id: str | None = None,
+    ) -> ConnectRequest:
+        """Validate a connection request without reading the connection (parameters as
+        :meth:`send_connection_request`).
+
+        :raises ConnectSafelyValidationError: naming the field and the fix.
+        """
+        from airflow_provider_connectsafely.api.connect import ConnectRequest
+
+        return ConnectRequest.build(
+            recipient_profile_id=recipient_profile_id,
+            recipient_profile_urn=recipient_profile_urn,
+            note=note,
+            account_id=account_id,
+        )
+
+    def send_connect_request(self, request: ConnectRequest) -> dict[str, Any]:
+        """Send a validated connection request (the connection's default account filled in
+        when the request names none); return the API's JSON answer.
+
+        :param request: from :meth:`build_connect_request`.
+        """
+        request = request.with_default_account(self.settings.account_id)
+        self.log.debug("Sending a connection request to %s via %s", request.recipient, request.path)
+        return self.client.send_connection_request(request)
+
+    def send_connection_request(
+        self,
+        *,
+        recipient_profile_id: str | None = None,
+        recipient_profile_urn: str | None = None,
+        note: str | None = None,
+        account_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Validate, then send one LinkedIn connection request (``POST /linkedin/connect``);
+        return the API's JSON answer (``invitationId``, ``profileUrn``).
+
+        Never retried once it may have gone out. No ledger and no weekly cap here: the
+        operator adds them (see ``SendLinkedInConnectionRequestOperator``).
+
+        :param recipient_profile_id: the person's profile ID or profile URL.
+        :param recipient_profile_urn: the person's profile URN; give exactly one of the two.
+        :param note: the invitation's note (``customMessage``), at most 300 characters.
+        :param account_id: the account that invites; the connection's ``account_id`` extra when None.
+        :raises ConnectSafelyValidationError: bad input, before anything is sent.
+        :raises ConnectSafelyError: a typed API or transport error (see ``errors``); a 429
+            (weekly limit, or a hold) is a ``RateLimitError`` with ``reset_at``.
+        """
+        request = self.build_connect_request(
+            recipient_profile_id=recipient_profile_id,
+            recipient_profile_urn=recipient_profile_urn,
+            note=note,
+            account_id=account_id,
+        )
+        return self.send_connect_request(request)
+
+    def get_relationship(self, profile_id: str, account_id: str | None = None) -> Relationship:
+        """The account's relationship with a person (``GET /linkedin/relationship/{profileId}``):
+        ``connected``, ``invitation_sent``, ``invitation_received``, ``status``; ``to_dict()``
+        gives the API's field names. A read: retried in-process when it fails.
+
+        :param profile_id: a profile ID, ``linkedin.com/in/`` URL or profile URN (the API
+            documents IDs; a URN is sent URL-encoded in the path).
+        :param account_id: the account; the connection's ``account_id`` extra when None.
+        :raises ConnectSafelyValidationError: bad input, before any request.
+        """
+        from airflow_provider_connectsafely.api.connect import RelationshipRead
+
+        read = RelationshipRead.build(profile_id, account_id)
+        return self.client.get_relationship(read.profile, read.account_id or self.settings.account_id)
 
     def get_conversation_messages(
         self, conversation_urn: str, *, since: datetime | str | None = None, account_id: str | None = None

@@ -13,7 +13,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.clock import as_utc
-from airflow_provider_connectsafely.ledger.records import FAILED, PENDING, SENT, UNKNOWN, LedgerEntry
+from airflow_provider_connectsafely.ledger.records import (
+    BATCH,
+    FAILED,
+    PENDING,
+    SENT,
+    SEQUENCE,
+    UNKNOWN,
+    LedgerEntry,
+    campaign_of,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -22,11 +31,7 @@ if TYPE_CHECKING:
 
 #: The send states, in the order reports show them.
 SEND_STATES = (PENDING, SENT, FAILED, UNKNOWN)
-#: Campaign kinds, named by their dedupe keys' prefixes: ``campaign:<c>:<recipient>`` for a
-#: batch, ``sequence:<c>:<step>:<recipient>`` for a sequence.
-BATCH = "batch"
-SEQUENCE = "sequence"
-_PREFIXES = {BATCH: "campaign", SEQUENCE: "sequence"}
+__all__ = ["BATCH", "SEND_STATES", "SEQUENCE", "campaign_of"]
 
 
 @dataclass(frozen=True)
@@ -145,28 +150,6 @@ def has_sends_table(engine: Engine) -> bool:
     return bool(inspect(engine).has_table(sends.name))
 
 
-def campaign_of(dedupe_key: str) -> tuple[str, str] | None:
-    """``(kind, campaign)`` of a batch or sequence key (kind ``batch`` or ``sequence``); None
-    for other keys.
-
-    The recipient at the end of a key is a profile ID (no colon) or a URN (``urn:...``), so
-    a campaign name may itself hold colons.
-
-    :param dedupe_key: ``campaign:<c>:<recipient>`` or ``sequence:<c>:<step>:<recipient>``.
-    """
-    prefix, sep, rest = dedupe_key.partition(":")
-    kind = {value: name for name, value in _PREFIXES.items()}.get(prefix)
-    if not sep or kind is None:
-        return None
-    urn = rest.find(":urn:")
-    head = rest[:urn] if urn >= 0 else rest.rsplit(":", 1)[0] if ":" in rest else ""
-    if kind == SEQUENCE:
-        head, _, step = head.rpartition(":")
-        if not step.isdigit():
-            return None
-    return (kind, head) if head else None
-
-
 def list_entries(
     ledger: SendLedger, filters: Filters, *, limit: int | None = None, newest_first: bool = True
 ) -> list[LedgerEntry]:
@@ -250,26 +233,23 @@ def campaign_stats(ledger: SendLedger, filters: Filters) -> list[CampaignStats]:
     :param ledger: the ledger to read.
     :param filters: which send rows; ``campaign`` and ``account`` apply to enrolments too.
     """
-    from sqlalchemy import func, or_, select
+    from sqlalchemy import func, select
 
     from airflow_provider_connectsafely.ledger.schema import enrollments, sends
 
     found: dict[tuple[str, str], CampaignStats] = {}
-    keys = _where(select(sends.c.dedupe_key, sends.c.state), filters).where(
-        or_(*(sends.c.dedupe_key.startswith(f"{prefix}:", autoescape=True) for prefix in _PREFIXES.values()))
-    )
+    label = sends.c.campaign
+    per_state = _where(select(label, sends.c.state, func.count()), filters).where(label.is_not(None))
     people = select(enrollments.c.campaign, enrollments.c.state, func.count())
     if filters.campaign is not None:
         people = people.where(enrollments.c.campaign == filters.campaign)
     if filters.account is not None:
         people = people.where(enrollments.c.account == filters.account)
     with ledger.engine.connect() as conn:
-        for key, state in conn.execute(keys):
-            parsed = campaign_of(key)
-            if parsed is None:
-                continue
-            stats = found.setdefault(parsed, CampaignStats(parsed[1], parsed[0]))
-            stats.states[state] = stats.states.get(state, 0) + 1
+        for text, state, count in conn.execute(per_state.group_by(label, sends.c.state)):
+            kind, _, name = str(text).partition(":")
+            stats = found.setdefault((kind, name), CampaignStats(name, kind))
+            stats.states[state] = stats.states.get(state, 0) + int(count)
         for campaign, state, count in conn.execute(
             people.group_by(enrollments.c.campaign, enrollments.c.state)
         ):
@@ -290,15 +270,13 @@ def _enrollment_counts() -> dict[str, int]:
 
 
 def _where(query: Any, filters: Filters) -> Any:
-    from sqlalchemy import or_
-
     from airflow_provider_connectsafely.ledger.schema import sends
 
     if filters.states:
         query = query.where(sends.c.state.in_(filters.states))
     if filters.campaign is not None:
-        prefixes = (f"{prefix}:{filters.campaign}:" for prefix in _PREFIXES.values())
-        query = query.where(or_(*(sends.c.dedupe_key.startswith(p, autoescape=True) for p in prefixes)))
+        labels = [f"{kind}:{filters.campaign}" for kind in (BATCH, SEQUENCE)]
+        query = query.where(sends.c.campaign.in_(labels))
     if filters.account is not None:
         query = query.where(sends.c.account == filters.account)
     if filters.since is not None:

@@ -12,6 +12,47 @@ FAILED = "failed"
 UNKNOWN = "unknown"
 #: Account key for sends that name no account (the API's default account).
 DEFAULT_ACCOUNT = "default"
+#: What a row sends: a message (the daily cap counts these) or a connection request (the weekly
+#: connect cap counts these).
+MESSAGE = "message"
+CONNECT = "connect"
+#: Campaign kinds, named by their dedupe keys' prefixes: ``campaign:<c>:<recipient>`` for a
+#: batch, ``sequence:<c>:<step>:<recipient>`` for a sequence.
+BATCH = "batch"
+SEQUENCE = "sequence"
+KEY_PREFIXES = {BATCH: "campaign", SEQUENCE: "sequence"}
+
+
+def campaign_of(dedupe_key: str) -> tuple[str, str] | None:
+    """``(kind, campaign)`` of a batch or sequence key (kind ``batch`` or ``sequence``); None
+    for other keys.
+
+    The recipient at the end of a key is a profile ID (no colon) or a URN (``urn:...``), so
+    a campaign name may itself hold colons.
+
+    :param dedupe_key: ``campaign:<c>:<recipient>`` or ``sequence:<c>:<step>:<recipient>``.
+    """
+    prefix, sep, rest = dedupe_key.partition(":")
+    kind = {value: name for name, value in KEY_PREFIXES.items()}.get(prefix)
+    if not sep or kind is None:
+        return None
+    urn = rest.find(":urn:")
+    head = rest[:urn] if urn >= 0 else rest.rsplit(":", 1)[0] if ":" in rest else ""
+    if kind == SEQUENCE:
+        head, _, step = head.rpartition(":")
+        if not step.isdigit():
+            return None
+    return (kind, head) if head else None
+
+
+def campaign_label(dedupe_key: str) -> str | None:
+    """The ledger's ``campaign`` column for a key: ``<kind>:<campaign>`` (``batch:spring``,
+    ``sequence:onboard``), or None for a key of no campaign.
+
+    :param dedupe_key: the send's dedupe key.
+    """
+    parsed = campaign_of(dedupe_key)
+    return f"{parsed[0]}:{parsed[1]}" if parsed else None
 
 
 @dataclass(frozen=True)
@@ -25,6 +66,8 @@ class NewSend:
     :param task_id: provenance.
     :param run_id: provenance.
     :param map_index: provenance.
+    :param kind: ``message`` (counted by the daily cap) or ``connect`` (a connection request,
+        counted by the weekly connect cap).
     """
 
     dedupe_key: str
@@ -34,6 +77,7 @@ class NewSend:
     task_id: str | None = None
     run_id: str | None = None
     map_index: int | None = None
+    kind: str = MESSAGE
 
 
 @dataclass(frozen=True)
@@ -46,6 +90,8 @@ class LedgerEntry:
     :param settled_by: who settled a ``pending`` or ``unknown`` send by hand.
     :param settled_at: when it was settled by hand.
     :param settle_note: the note given when settling it.
+    :param kind: ``message`` or ``connect``.
+    :param campaign: ``<kind>:<campaign>`` read from the key (``batch:spring``), or None.
     """
 
     dedupe_key: str
@@ -69,6 +115,8 @@ class LedgerEntry:
     settled_by: str | None = None
     settled_at: datetime | None = None
     settle_note: str | None = None
+    kind: str = MESSAGE
+    campaign: str | None = None
 
     @property
     def may_send_again(self) -> bool:

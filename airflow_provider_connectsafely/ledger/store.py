@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_connectsafely.clock import Clock, as_utc, utc_now
 from airflow_provider_connectsafely.ledger.records import (
     FAILED,
+    MESSAGE,
     PENDING,
     SENT,
     UNKNOWN,
     Claim,
     LedgerEntry,
     NewSend,
+    campaign_label,
 )
 
 if TYPE_CHECKING:
@@ -128,9 +130,12 @@ class SendLedger:
                     found[row["dedupe_key"]] = _entry(row)
         return found
 
-    def count_since(self, account: str, since: datetime) -> int:
-        """Sends that count against ``account``'s daily cap since ``since``: sent ones, and
-        pending or unknown ones (they may have been delivered)."""
+    def count_since(self, account: str, since: datetime, *, kind: str = MESSAGE) -> int:
+        """Sends of ``kind`` that count against ``account``'s cap since ``since``: sent ones,
+        and pending or unknown ones (they may have been delivered).
+
+        :param kind: ``message`` (the daily cap) or ``connect`` (the weekly connect cap).
+        """
         from sqlalchemy import func, select
 
         from airflow_provider_connectsafely.ledger.schema import sends
@@ -140,6 +145,7 @@ class SendLedger:
             select(func.count())
             .select_from(sends)
             .where(sends.c.account == account)
+            .where(sends.c.kind == kind)
             .where(sends.c.updated_at >= as_utc(since))
             .where(sends.c.state.in_((SENT, PENDING, UNKNOWN)))
         )
@@ -175,6 +181,8 @@ class SendLedger:
             "task_id": send.task_id,
             "run_id": send.run_id,
             "map_index": send.map_index,
+            "kind": send.kind,
+            "campaign": campaign_label(send.dedupe_key),
             "created_at": now,
             "updated_at": now,
         }
@@ -228,7 +236,9 @@ class SendLedger:
             dedupe_key,
             token,
             state=SENT,
-            recipient_urn=_fit(response.get("recipientProfileUrn"), sends.c.recipient_urn),
+            recipient_urn=_fit(
+                response.get("recipientProfileUrn") or response.get("profileUrn"), sends.c.recipient_urn
+            ),
             conversation_urn=_fit(response.get("conversationUrn"), sends.c.conversation_urn),
             thread_id=_fit(response.get("threadId"), sends.c.thread_id),
             message_urn=_fit(
@@ -382,4 +392,6 @@ def _entry(row: Any) -> LedgerEntry:
         settled_by=row["settled_by"],
         settled_at=as_utc(row["settled_at"]) if row["settled_at"] else None,
         settle_note=row["settle_note"],
+        kind=row["kind"],
+        campaign=row["campaign"],
     )

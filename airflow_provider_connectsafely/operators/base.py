@@ -1,4 +1,4 @@
-"""What the send operators share: the hook, the ledger, the daily cap and deferral.
+"""What the send operators share: the hook, the ledger, the daily cap, sending windows and deferral.
 
 Only Airflow's task SDK is imported at module level: DAG files import this on every parse.
 """
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
     from airflow_provider_connectsafely.ledger.store import SendLedger
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender, WaitRequired
+    from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
 
 ON_LIMIT = ("defer", "skip", "fail")
 #: A templated text ending so is read as a template file.
@@ -51,9 +52,14 @@ class ConnectSafelyBaseOperator(BaseOperator):
         on_limit: str = "defer",
         message_limits: MessageLimits | dict[str, int] | None = None,
         max_rate_limit_wait: float = defaults.MAX_RATE_LIMIT_WAIT,
+        send_window: str | None = None,
+        timezone: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        check_window_args(send_window, timezone)
+        self.send_window = send_window
+        self.timezone = timezone
         self.message_type = message_type
         self.account_id = account_id
         self.connectsafely_conn_id = connectsafely_conn_id
@@ -96,7 +102,7 @@ class ConnectSafelyBaseOperator(BaseOperator):
         self.log.info("Send ledger: %s", ledger.describe())
         return ledger
 
-    def _sender(self, ledger: SendLedger | None) -> GuardedSender:
+    def _sender(self, ledger: SendLedger | None, gate: Callable[[], None] | None = None) -> GuardedSender:
         from airflow_provider_connectsafely.outreach.delivery import GuardedSender
 
         limit = self.daily_limit
@@ -104,22 +110,42 @@ class ConnectSafelyBaseOperator(BaseOperator):
             limit = self.hook.settings.daily_limit
         if limit is None:
             limit = defaults.DAILY_LIMIT
-        return GuardedSender(self.hook.send_request, ledger, daily_limit=limit, on_unknown=self.on_unknown)
+        return GuardedSender(
+            self.hook.send_request, ledger, daily_limit=limit, on_unknown=self.on_unknown, gate=gate
+        )
+
+    def _windows(
+        self, ledger: SendLedger | None, timezone_field: str | None = None
+    ) -> RecipientWindows | None:
+        """The rendered ``send_window`` read on each recipient's clock, or None without one.
+        Raises ConnectSafelyValidationError for a bad window or time zone (before any request)."""
+        if self.send_window is None:
+            return None
+        from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
+
+        clock = ledger.clock if ledger is not None else None
+        return RecipientWindows.build(self.send_window, self.timezone, timezone_field, clock)
 
     def _pause(self, wait: WaitRequired, deferred_since: str | None) -> None:
-        """Defer until ``wait.reset_at`` (worker slot released), or skip or fail."""
+        """Defer until ``wait.reset_at`` (worker slot released), or skip or fail.
+
+        A closed sending window is waited for like a limit, but its wait does not count
+        toward ``max_defer``: the budget starts again once the window opens."""
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
         from airflow_provider_connectsafely.compat import AirflowException, AirflowSkipException
+        from airflow_provider_connectsafely.outreach.recipient_windows import WindowClosed
 
+        window = isinstance(wait, WindowClosed)
         now = datetime.now(timezone.utc)
         since = datetime.fromisoformat(deferred_since) if deferred_since else now
         resume_at = wait.reset_at + timedelta(seconds=1)
         if self.on_limit == "skip":
             raise AirflowSkipException(f"{wait.reason}; skipped (on_limit='skip')")
         if self.on_limit == "fail":
-            raise AirflowException(f"{wait.reason}; resets at {wait.reset_at.isoformat()}")
-        if resume_at > since + self.max_defer:
+            when = "opens" if window else "resets"
+            raise AirflowException(f"{wait.reason}; {when} at {wait.reset_at.isoformat()}")
+        if not window and resume_at > since + self.max_defer:
             raise AirflowException(
                 f"{wait.reason}. The reset at {wait.reset_at.isoformat()} is beyond max_defer "
                 f"({self.max_defer}) from {since.isoformat(timespec='seconds')}; giving up"
@@ -128,7 +154,7 @@ class ConnectSafelyBaseOperator(BaseOperator):
         self.defer(
             trigger=DateTimeTrigger(moment=resume_at),
             method_name="execute_complete",
-            kwargs={"deferred_since": since.isoformat()},
+            kwargs={"deferred_since": None if window else since.isoformat()},
         )
 
     def render_template(
@@ -171,6 +197,27 @@ def run_ids(context: Context) -> tuple[str, str, str, int] | None:
         return None
     map_index = getattr(ti, "map_index", -1)
     return ti.dag_id, ti.task_id, ti.run_id, -1 if map_index is None else int(map_index)
+
+
+def check_window_args(send_window: Any, timezone: Any, timezone_field: Any = None) -> None:
+    """Check a literal ``send_window`` and ``timezone`` when the DAG is parsed; templated
+    ones are checked after rendering, before any request."""
+    if send_window is None:
+        if timezone is not None or timezone_field:
+            raise ValueError("timezone and timezone_field apply only with send_window: set send_window too")
+        return
+    from airflow_provider_connectsafely.outreach.windows import SendWindow, check_timezone
+
+    if not _templated(send_window):
+        SendWindow.parse(send_window)
+    if timezone is not None and not _templated(timezone):
+        check_timezone(timezone)
+    if timezone_field is not None and (not isinstance(timezone_field, str) or not timezone_field.strip()):
+        raise ValueError(f"timezone_field must name a key of the recipients' rows, got {timezone_field!r}")
+
+
+def _templated(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 def to_airflow_error(exc: ConnectSafelyError) -> Exception:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_connectsafely.operators.base import (
     ConnectSafelyBaseOperator,
     check_recipient_source,
+    check_window_args,
     load_recipients,
     run_ids,
     template_loader,
@@ -52,6 +53,14 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
     :param endpoint: ``messaging`` (default: ``POST /linkedin/messaging/send``) or
         ``conversations`` (``POST /linkedin/conversations/send``; outcomes then carry each
         recipient's ``conversationUrn`` and ``threadId``).
+    :param send_window: when messages may go out, on each recipient's clock, e.g.
+        ``"Mon-Fri 09:00-17:30"`` (templated). The batch sends to those whose window is open,
+        then waits for the rest as ``on_limit`` says (defers until the earliest opens, by
+        default); after the wait it goes on, and the ledger skips those already sent.
+    :param timezone: the IANA time zone of recipients without their own (templated; UTC).
+    :param timezone_field: the key of a recipient's row holding their IANA time zone, e.g.
+        ``"timezone"``; rows without it (or blank) use ``timezone``, and a name that is no
+        time zone fails that recipient.
 
     Also: ``message_type``, ``account_id``, ``connectsafely_conn_id``, ``ledger_conn_id``,
     ``use_ledger``, ``on_unknown``, ``daily_limit``, ``max_defer``, ``on_limit``,
@@ -67,6 +76,8 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         "account_id",
         "connectsafely_conn_id",
         "ledger_conn_id",
+        "send_window",
+        "timezone",
     )
     template_fields_renderers = {"recipients": "json", "recipients_sql": "sql"}
     ui_color = "#d6e6f7"
@@ -86,10 +97,19 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         max_failures: int = 0,
         progress_every: float = 30.0,
         endpoint: str = "messaging",
+        timezone_field: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         from airflow_provider_connectsafely.api.conversation_send import check_endpoint
+
+        check_window_args(self.send_window, self.timezone, timezone_field)
+        if self.send_window is not None and not self.use_ledger and not dry_run:
+            raise ValueError(
+                "send_window needs the send ledger (after waiting for a window the batch resumes "
+                "and the ledger skips those already sent): drop use_ledger=False"
+            )
+        self.timezone_field = timezone_field
 
         self.endpoint = check_endpoint(endpoint, self.message_type)
         check_recipient_source(recipients, recipients_sql, recipients_conn_id)
@@ -157,6 +177,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
             jitter=self.jitter,
             progress_every=self.progress_every,
             log=self.log,
+            windows=self._windows(ledger, self.timezone_field),
         )
 
     def _prepare(self, rows: list[Any], context: Context) -> list[BatchItem]:

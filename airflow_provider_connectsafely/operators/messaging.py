@@ -6,6 +6,7 @@ Only Airflow's task SDK is imported at module level: DAG files import this on ev
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.operators.base import (
@@ -71,6 +72,10 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         ``max_rate_limit_wait``: ``defer`` (default), ``skip`` or ``fail``.
     :param message_limits: length limits, e.g. ``{"normal": 8000, "inmail": 1900, "subject": 200}``.
     :param max_rate_limit_wait: longest 429 wait (seconds) to sit out inside the task.
+    :param send_window: when the message may go out, on the recipient's clock, e.g.
+        ``"Mon-Fri 09:00-17:30"`` (templated). Outside it the task waits as ``on_limit``
+        says: defers until it opens (default), skips or fails. None: any time.
+    :param timezone: the IANA time zone the window is read in (templated; default UTC).
     """
 
     template_fields: Sequence[str] = (
@@ -85,6 +90,8 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         "connectsafely_conn_id",
         "dedupe_key",
         "ledger_conn_id",
+        "send_window",
+        "timezone",
     )
     template_ext: Sequence[str] = TEMPLATE_FILES
     template_fields_renderers = {"message": "md"}
@@ -135,8 +142,10 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
             )
             request = request.with_default_account(self.hook.settings.account_id)
             ledger = self._ledger()
+            windows = self._windows(ledger)
             spec = self._spec(context, request) if ledger is not None else None
-            sender = self._sender(ledger)
+            gate = None if windows is None else partial(windows.check, windows.timezone)
+            sender = self._sender(ledger, gate)
             try:
                 outcome = sender.send(request, spec)
             except WaitRequired as wait:

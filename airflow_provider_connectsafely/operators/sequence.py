@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_connectsafely.operators.base import (
     ConnectSafelyBaseOperator,
     check_recipient_source,
+    check_window_args,
     load_recipients,
     run_ids,
     template_loader,
@@ -53,6 +54,13 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
     :param min_interval: seconds between two sends.
     :param dry_run: show, per recipient, which step would go out now and its text; send,
         enrol and read nothing.
+    :param send_window: when steps may go out, on each recipient's clock, e.g.
+        ``"Mon-Fri 09:00-17:30"`` (templated). A due step outside it waits: once the others
+        are sent, the task defers until the earliest window opens (or skips or fails, as
+        ``on_limit`` says).
+    :param timezone: the IANA time zone of recipients without their own (templated; UTC).
+    :param timezone_field: the key of a recipient's row holding their IANA time zone, read
+        from the row as it was at enrolment; rows without it use ``timezone``.
 
     Also ``account_id``, ``daily_limit``, ``on_unknown``, ``on_limit``, ``max_defer``,
     ``connectsafely_conn_id``, ``ledger_conn_id``, ``message_limits`` as on the batch operator.
@@ -66,6 +74,8 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         "account_id",
         "connectsafely_conn_id",
         "ledger_conn_id",
+        "send_window",
+        "timezone",
     )
     template_fields_renderers = {"recipients": "json", "recipients_sql": "sql"}
     ui_color = "#cfe3d4"
@@ -83,10 +93,13 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         messaging_channel: str | None = None,
         min_interval: float = 0.0,
         dry_run: bool = False,
+        timezone_field: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         check_recipient_source(recipients, recipients_sql, recipients_conn_id)
+        check_window_args(self.send_window, self.timezone, timezone_field)
+        self.timezone_field = timezone_field
         if not steps or not all(isinstance(step, SequenceStep) for step in steps):
             raise ValueError("steps must be a non-empty list of SequenceStep")
         if not self.use_ledger:
@@ -136,6 +149,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 on_removed=self.on_removed,
                 min_interval=self.min_interval,
                 log=self.log,
+                windows=self._windows(ledger, self.timezone_field),
             )
             try:
                 return sequence.execute(items, dry_run=self.is_dry_run)

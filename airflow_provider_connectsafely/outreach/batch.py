@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.api.models import MessageRequest
     from airflow_provider_connectsafely.ledger.records import LedgerEntry
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender
+    from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
 
 #: Where a recipient dict may name its recipient, in the order they are read.
 RECIPIENT_KEYS = ("recipient_profile_id", "recipient_profile_urn", "profile_url")
@@ -141,6 +142,7 @@ class BatchRun:
     :param progress_every: log progress at least every this many seconds.
     :param log: where progress and problems are logged.
     :param sleep: how to wait between sends (tests pass a fake).
+    :param windows: the sending window on each recipient's clock; None: send any time.
     """
 
     sender: GuardedSender | None
@@ -152,16 +154,22 @@ class BatchRun:
     progress_every: float = 30.0
     log: logging.Logger | Any = field(default_factory=lambda: logging.getLogger(__name__))
     sleep: Callable[[float], None] = time.sleep
+    windows: RecipientWindows | None = None
 
     def send_all(self, items: list[BatchItem], known: dict[str, LedgerEntry]) -> list[Outcome]:
         """Send to every valid item once; ``known`` holds the items' ledger rows, read in bulk.
 
         :raises WaitRequired: the cap is reached or the API asks to wait; what was sent is
             in the ledger, so running again resumes where this stopped.
+        :raises WindowClosed: once everyone else is done, for the recipients outside their
+            sending window.
         """
         assert self.sender is not None
+        if self.windows is not None:
+            self.windows.screen(items)
         progress = _Progress(len(items), self.progress_every, self.log)
         done: list[Outcome] = []
+        held: list[str] = []  # the time zone of each recipient outside their window
         last_attempt: float | None = None
         for position, item in enumerate(items):
             if item.error is not None or item.request is None or item.key is None:
@@ -176,6 +184,8 @@ class BatchRun:
                 )
                 progress.step(status.SENT)
                 continue
+            if self._held(item, entry, held):
+                continue
             if self._may_send(entry) and last_attempt is not None:
                 self._pace(last_attempt)
             outcome = self.sender.send(item.request, self._spec(item) if self.use_ledger else None, entry)
@@ -188,11 +198,15 @@ class BatchRun:
                     Outcome(status.NOT_ATTEMPTED, rest.recipient, reason="batch stopped")
                     for rest in items[position + 1 :]
                 )
-                break
+                return done
+        if held and self.windows is not None:
+            raise self.windows.closed(held)
         return done
 
     def dry_run(self, items: list[BatchItem], known: dict[str, LedgerEntry]) -> list[Outcome]:
         """What :meth:`send_all` would do now, sending and recording nothing."""
+        if self.windows is not None:
+            self.windows.screen(items)
         done = []
         for item in items:
             entry = known.get(item.key or "")
@@ -201,7 +215,10 @@ class BatchRun:
             elif entry is not None and entry.state == LEDGER_SENT:
                 done.append(Outcome(status.SKIPPED, item.recipient, reason="already sent"))
             else:
-                done.append(Outcome(status.WOULD_SEND, item.recipient, message=item.request.message))
+                note = self.windows.note(self.windows.timezone_of(item.data)) if self.windows else None
+                done.append(
+                    Outcome(status.WOULD_SEND, item.recipient, reason=note, message=item.request.message)
+                )
         return done
 
     def counts_as_failure(self, outcome: Outcome) -> bool:
@@ -238,6 +255,17 @@ class BatchRun:
             and self.run is not None
             and (entry.dag_id, entry.task_id, entry.run_id, entry.map_index) == self.run
         )
+
+    def _held(self, item: BatchItem, entry: LedgerEntry | None, held: list[str]) -> bool:
+        """Whether a send to ``item`` waits for its window (noted in ``held``); only a
+        recipient who would get a request now waits."""
+        if self.windows is None or not self._may_send(entry):
+            return False
+        tz = self.windows.timezone_of(item.data)
+        if self.windows.note(tz) is None:
+            return False
+        held.append(tz)
+        return True
 
     def _may_send(self, entry: LedgerEntry | None) -> bool:
         return (

@@ -1,8 +1,9 @@
-"""Daily caps per LinkedIn account (no Airflow imports here).
+"""The windows of the caps per LinkedIn account (no Airflow imports here).
 
-The cap counts the ledger's sends in the current window: a UTC day. For tests only, the
-environment variable :data:`TESTING_CAP_WINDOW_ENV` shortens the window to a few seconds
-(see ``docs/testing.md`` and the ``connectsafely_short_cap_window`` pytest fixture).
+A cap counts the ledger's sends in its current window: a UTC day for messages, a week from
+Monday 00:00 UTC for connection requests. For tests only, the environment variable
+:data:`TESTING_CAP_WINDOW_ENV` shortens both windows to a few seconds (see ``docs/testing.md``
+and the ``connectsafely_short_cap_window`` pytest fixture).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 log = logging.getLogger(__name__)
 
-#: TESTING ONLY: when set to a whole number of seconds N > 0, the cap's window is N seconds
-#: aligned to the Unix epoch instead of a UTC day. Never set it in a deployment.
+#: TESTING ONLY: when set to a whole number of seconds N > 0, the caps' windows are N seconds
+#: aligned to the Unix epoch instead of a UTC day (or week). Never set it in a deployment.
 TESTING_CAP_WINDOW_ENV = "CONNECTSAFELY_TESTING_CAP_WINDOW_SECONDS"
 _warned: set[str] = set()
 
@@ -30,14 +31,41 @@ def window(now: datetime) -> tuple[datetime, datetime]:
     :raises ValueError: the testing variable is set but not a whole number above 0.
     """
     utc = now.astimezone(timezone.utc)
-    raw = os.environ.get(TESTING_CAP_WINDOW_ENV)
-    if raw:
-        seconds = testing_window_seconds(raw)
-        start_ts = int(utc.timestamp() // seconds) * seconds
-        start = datetime.fromtimestamp(start_ts, timezone.utc)
-        return start, start + timedelta(seconds=seconds)
+    short = _testing_window(utc)
+    if short is not None:
+        return short
     start = utc.replace(hour=0, minute=0, second=0, microsecond=0)
     return start, start + timedelta(days=1)
+
+
+def weekly_window(now: datetime) -> tuple[datetime, datetime]:
+    """The weekly cap's current window (connection requests): from Monday 00:00 UTC to the
+    next Monday 00:00 UTC, as ConnectSafely resets its weekly limit.
+
+    With ``CONNECTSAFELY_TESTING_CAP_WINDOW_SECONDS=N`` (testing only) it is the same N-second
+    window as :func:`window`.
+
+    :param now: the current time; an aware datetime (a naive one is read as local time).
+    :returns: the window's start and end, both in UTC; ``start <= now < end``.
+    :raises ValueError: the testing variable is set but not a whole number above 0.
+    """
+    utc = now.astimezone(timezone.utc)
+    short = _testing_window(utc)
+    if short is not None:
+        return short
+    start = utc.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=utc.weekday())
+    return start, start + timedelta(days=7)
+
+
+def _testing_window(utc: datetime) -> tuple[datetime, datetime] | None:
+    """The testing-only short window holding ``utc``, or None when the variable is unset."""
+    raw = os.environ.get(TESTING_CAP_WINDOW_ENV)
+    if not raw:
+        return None
+    seconds = testing_window_seconds(raw)
+    start_ts = int(utc.timestamp() // seconds) * seconds
+    start = datetime.fromtimestamp(start_ts, timezone.utc)
+    return start, start + timedelta(seconds=seconds)
 
 
 def testing_window_seconds(raw: str) -> int:
@@ -59,7 +87,7 @@ def testing_window_seconds(raw: str) -> int:
     if raw not in _warned:
         _warned.add(raw)
         log.warning(
-            "%s=%s is set: the daily cap's window is %d seconds instead of a UTC day. "
+            "%s=%s is set: the caps' windows are %d seconds instead of a UTC day (or week). "
             "This is for tests only; unset it in a deployment.",
             TESTING_CAP_WINDOW_ENV,
             raw,

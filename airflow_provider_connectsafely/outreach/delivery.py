@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from airflow_provider_connectsafely import defaults
 from airflow_provider_connectsafely.api import errors
@@ -33,6 +33,18 @@ log = logging.getLogger(__name__)
 
 ON_UNKNOWN = ("fail", "resend", "skip")
 _UNSET: Any = object()
+
+
+class Deliverable(Protocol):
+    """What :class:`GuardedSender` needs of a request (a message, a connection request)."""
+
+    @property
+    def recipient(self) -> str:
+        """The recipient as given, for outcomes and logs."""
+        ...
+
+
+_Request = TypeVar("_Request", bound=Deliverable)
 
 
 class WaitRequired(Exception):
@@ -69,7 +81,7 @@ def unresolved_reason(entry: LedgerEntry) -> str:
     )
 
 
-class GuardedSender:
+class GuardedSender(Generic[_Request]):
     """Sends through ``send`` at most once per dedupe key, within a daily cap.
 
     :param send: the function that really sends (the hook's ``send_request``).
@@ -81,17 +93,20 @@ class GuardedSender:
         on the same clock that stamped them), else the wall clock.
     :param in_flight_for: how long a ``pending`` row claimed by *another* task counts as a
         send in progress (skipped here) rather than a crashed one (unknown).
+    :param gate: called once the ledger allows a send, before the cap is counted and the key
+        claimed; it raises :class:`WaitRequired` to hold the send (a closed sending window).
     """
 
     def __init__(
         self,
-        send: Callable[[MessageRequest], dict[str, Any]],
+        send: Callable[[_Request], dict[str, Any]],
         ledger: SendLedger | None,
         *,
         daily_limit: int | None = defaults.DAILY_LIMIT,
         on_unknown: str = "fail",
         clock: Clock | None = None,
         in_flight_for: timedelta = defaults.IN_FLIGHT_FOR,
+        gate: Callable[[], None] | None = None,
     ) -> None:
         if on_unknown not in ON_UNKNOWN:
             raise errors.ConnectSafelyValidationError(
@@ -103,16 +118,17 @@ class GuardedSender:
         self.on_unknown = on_unknown
         self._clock = clock or (ledger.clock if ledger is not None else utc_now)
         self.in_flight_for = in_flight_for
+        self.gate = gate
 
-    def send(
-        self, request: MessageRequest, spec: NewSend | None, existing: LedgerEntry | None = _UNSET
-    ) -> Outcome:
+    def send(self, request: _Request, spec: NewSend | None, existing: LedgerEntry | None = _UNSET) -> Outcome:
         """Send once; return the outcome. ``existing`` saves a lookup when the caller
         already read the key's row in bulk.
 
         :raises WaitRequired: the cap is reached or the API asks to wait; nothing was sent.
         """
         if self.ledger is None or spec is None:
+            if self.gate is not None:
+                self.gate()
             return self._wait_if_rate_limited(self._attempt(request))
         if existing is _UNSET:
             existing = self.ledger.get(spec.dedupe_key)
@@ -120,6 +136,8 @@ class GuardedSender:
             settled = self._settled(existing, request.recipient, spec)
             if settled is not None:
                 return settled
+        if self.gate is not None:
+            self.gate()
         self._check_cap(spec.account)
         take_over = (PENDING, UNKNOWN) if self.on_unknown == "resend" else ()
         claim = self.ledger.claim(spec, take_over=take_over)
@@ -132,7 +150,7 @@ class GuardedSender:
         outcome = self._attempt_claimed(request, spec.dedupe_key, claim.token)
         return self._wait_if_rate_limited(outcome)
 
-    def _attempt_claimed(self, request: MessageRequest, key: str, token: str) -> Outcome:
+    def _attempt_claimed(self, request: _Request, key: str, token: str) -> Outcome:
         """Send under a claim and record the outcome in the ledger."""
         assert self.ledger is not None
         ledger = self.ledger
@@ -163,7 +181,7 @@ class GuardedSender:
             raise WaitRequired(reset_at, f"RateLimitError: {outcome.error.message}")
         return outcome
 
-    def _attempt(self, request: MessageRequest, key: str | None = None) -> Outcome:
+    def _attempt(self, request: _Request, key: str | None = None) -> Outcome:
         recipient = request.recipient
         try:
             response = self._send(request)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.api.models import MessageRequest
     from airflow_provider_connectsafely.ledger.sequences import Enrollment, SequenceStore
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender
+    from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
     from airflow_provider_connectsafely.outreach.steps import SequenceStep
 
 #: Replies are re-read this far behind the watermark: a message that reaches the API's
@@ -67,6 +68,8 @@ class SequenceRun:
     :param clock: the current time (the ledger's clock by default).
     :param log: where progress and problems are logged.
     :param sleep: how to wait between sends.
+    :param windows: the sending window on each recipient's clock (read from their row at
+        enrolment); a due step outside it waits. None: send any time.
     """
 
     campaign: str
@@ -82,6 +85,7 @@ class SequenceRun:
     clock: Clock | None = None
     log: logging.Logger | Any = field(default_factory=lambda: logging.getLogger(__name__))
     sleep: Callable[[float], None] = time.sleep
+    windows: RecipientWindows | None = None
 
     def __post_init__(self) -> None:
         if self.on_removed not in ON_REMOVED:
@@ -93,7 +97,11 @@ class SequenceRun:
 
         :param items: this run's recipients, rendered with step 1 and validated.
         :raises WaitRequired: a cap or the API's rate limit: run again after the reset.
+        :raises WindowClosed: once every other due step is sent, for the due steps of
+            recipients outside their sending window.
         """
+        if self.windows is not None:
+            self.windows.screen(items)
         invalid_items = [invalid(i) for i in items if i.request is None]
         people = {self._identity(i): i for i in items if i.request is not None}
         if dry_run:
@@ -149,11 +157,14 @@ class SequenceRun:
     def _send_due(self, live: list[Enrollment]) -> dict[str, dict[str, Any]]:
         assert self.sender is not None
         done: dict[str, dict[str, Any]] = {}
+        held: list[str] = []  # the time zone of each due step outside its window
         last: float | None = None
         for enrollment in live:
             index = self.due_step(enrollment)
             if index is None:
                 done[enrollment.recipient] = {"status": WAITING}
+                continue
+            if self._held(enrollment, index, held, done):
                 continue
             if last is not None and self.min_interval > 0:
                 self.sleep(max(0.0, self.min_interval - (time.monotonic() - last)))
@@ -165,7 +176,29 @@ class SequenceRun:
                 last = time.monotonic()
             if outcome.stops_batch and outcome.error is not None:
                 raise outcome.error
+        if held and self.windows is not None:
+            raise self.windows.closed(held)
         return done
+
+    def _held(
+        self, enrollment: Enrollment, index: int, held: list[str], done: dict[str, dict[str, Any]]
+    ) -> bool:
+        """Whether the due step waits for the recipient's window (noted in ``held``). A time
+        zone in the enrolment's row that does not exist fails the enrolment."""
+        if self.windows is None:
+            return False
+        try:
+            tz = self.windows.timezone_of(enrollment.data)
+        except ConnectSafelyError as exc:
+            self.store.set_state(enrollment, state.FAILED, error=exc.message)
+            done[enrollment.recipient] = {"status": status.FAILED, "step": index + 1, "reason": exc.message}
+            return True
+        note = self.windows.note(tz)
+        if note is None:
+            return False
+        held.append(tz)
+        done[enrollment.recipient] = {"status": WAITING, "step": index + 1, "reason": note}
+        return True
 
     def _send_step(self, enrollment: Enrollment, index: int) -> Any:
         assert self.sender is not None
@@ -345,6 +378,13 @@ class SequenceRun:
             return item
         message, _subject = self.render(self.steps[index], enrollment.data, index + 1)
         item.update(status=status.WOULD_SEND, step=index + 1, message=message)
+        if self.windows is not None:
+            try:
+                note = self.windows.note(self.windows.timezone_of(enrollment.data))
+            except ConnectSafelyError as exc:
+                note = exc.message
+            if note:
+                item["reason"] = note
         return item
 
     @staticmethod

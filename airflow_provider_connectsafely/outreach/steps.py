@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+MESSAGE = "message"
+CONNECT = "connect"
+ACTIONS = (MESSAGE, CONNECT)
+
 
 @dataclass(frozen=True)
 class SequenceStep:
-    """One message of a sequence.
+    """One step of a sequence: a message, or a connection request.
 
     A step's identity is its position: step 2 is sent at most once to each recipient of a
     campaign, whatever its text. Appending a step later sends it to those who finished the
@@ -16,18 +20,48 @@ class SequenceStep:
 
     :param message: the Jinja template of the text (``{{ recipient.first_name }}``, the task
         context, ``step``); a template file ending ``.txt``, ``.j2`` or ``.md`` is read from
-        the DAG's folder or ``template_searchpath``.
+        the DAG's folder or ``template_searchpath``. Not used by a connect step.
     :param wait: how long after the previous step's recorded send (after enrolment for the
         first step) this one is due.
     :param subject: an InMail subject template (only with ``message_type="inmail"``).
+    :param action: ``message`` (default) or ``connect``: a connection request. A recipient
+        already connected skips it; a message step after it waits until the invitation is
+        accepted.
+    :param note: a connect step's note template (at most 300 characters once rendered), or
+        None for an invitation without a note.
+    :param give_up_after: on a connect step: when the invitation is still not accepted this
+        long after it was sent, the recipient's sequence ends (``finished``, with the reason).
+        None waits for as long as the sequence runs.
     """
 
-    message: str
+    message: str = ""
     wait: timedelta = timedelta(0)
     subject: str | None = None
+    action: str = MESSAGE
+    note: str | None = None
+    give_up_after: timedelta | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.message, str) or not self.message.strip():
-            raise ValueError("SequenceStep.message must be a non-empty template")
+        if self.action not in ACTIONS:
+            raise ValueError(f"SequenceStep.action must be one of {ACTIONS}, got {self.action!r}")
         if not isinstance(self.wait, timedelta) or self.wait < timedelta(0):
             raise ValueError(f"SequenceStep.wait must be a timedelta >= 0, got {self.wait!r}")
+        if self.action == CONNECT:
+            if self.message or self.subject:
+                raise ValueError("a connect step sends no message: give its text as note=")
+            if self.give_up_after is not None and (
+                not isinstance(self.give_up_after, timedelta) or self.give_up_after <= timedelta(0)
+            ):
+                raise ValueError(
+                    f"SequenceStep.give_up_after must be a timedelta > 0, got {self.give_up_after!r}"
+                )
+            return
+        if not isinstance(self.message, str) or not self.message.strip():
+            raise ValueError("SequenceStep.message must be a non-empty template")
+        if self.note is not None or self.give_up_after is not None:
+            raise ValueError("note= and give_up_after= belong to a connect step (action='connect')")
+
+    @property
+    def connects(self) -> bool:
+        """Whether this step sends a connection request."""
+        return self.action == CONNECT

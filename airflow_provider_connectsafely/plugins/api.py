@@ -17,6 +17,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from airflow_provider_connectsafely.clock import Clock, utc_now
+from airflow_provider_connectsafely.defaults import WEEKLY_CONNECT_LIMIT
 from airflow_provider_connectsafely.ledger.records import PENDING, UNKNOWN
 from airflow_provider_connectsafely.plugins import MOUNT, data, location
 
@@ -110,8 +111,9 @@ def create_app(
 
     @app.get("/api/today")
     def today(user: Reader) -> dict[str, Any]:
-        """Per account: sends since 00:00 UTC against the daily cap."""
-        return data.today(ledger(), clock(), daily_cap())
+        """Per account: messages since 00:00 UTC against the daily cap, connection requests
+        since Monday against the weekly connect cap."""
+        return data.today(ledger(), clock(), daily_cap(), WEEKLY_CONNECT_LIMIT)
 
     @app.get("/api/daily")
     def daily(user: Reader) -> dict[str, Any]:
@@ -129,12 +131,20 @@ def create_app(
         user: Reader,
         q: Annotated[str, Query(max_length=200)] = "",
         state: Annotated[Literal["sent", "failed", "unknown", "pending"] | None, Query()] = None,
+        campaign: Annotated[str | None, Query(max_length=300)] = None,
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         size: Annotated[int, Query(ge=1, le=data.MAX_PAGE_SIZE)] = 50,
     ) -> dict[str, Any]:
-        """A page of sends, newest first; ``q`` searches key, recipient, DAG and task."""
+        """A page of sends, newest first; ``q`` is the beginning of a recipient's profile ID or
+        URN, ``campaign`` a campaign's ``label`` from ``/api/campaigns``."""
         return data.sends_page(
-            ledger(), search=q, state=state, page=page, size=size, ui_root=_ui_root(request)
+            ledger(),
+            search=q,
+            state=state,
+            campaign=campaign,
+            page=page,
+            size=size,
+            ui_root=_ui_root(request),
         )
 
     @app.post("/api/settle")

@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from airflow_provider_connectsafely.ledger import queries
-from airflow_provider_connectsafely.ledger.records import FAILED, PENDING, SENT, UNKNOWN, LedgerEntry
+from airflow_provider_connectsafely.ledger.records import (
+    CONNECT,
+    FAILED,
+    MESSAGE,
+    PENDING,
+    SENT,
+    SEQUENCE,
+    UNKNOWN,
+    LedgerEntry,
+    campaign_of,
+)
 from airflow_provider_connectsafely.ledger.sequences import STATES
 
 if TYPE_CHECKING:
@@ -19,6 +29,8 @@ DAYS = 30
 MAX_PAGE_SIZE = 200
 SETTLEABLE = (PENDING, UNKNOWN)
 _MAX_SEARCH = 200
+#: A search's total is counted up to this many rows.
+MAX_COUNTED = 10_000
 
 
 def day_start(now: datetime) -> datetime:
@@ -27,82 +39,77 @@ def day_start(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def today(ledger: SendLedger, now: datetime, cap: int) -> dict[str, Any]:
-    """Per account, sends recorded ``sent`` since 00:00 UTC, against the daily cap (one query:
-    the same count as ``queries.account_stats``' ``sent_today``)."""
+def today(ledger: SendLedger, now: datetime, cap: int, connect_cap: int | None = None) -> dict[str, Any]:
+    """Per account, messages recorded ``sent`` since 00:00 UTC against the daily cap, and
+    connection requests sent since Monday 00:00 UTC against the weekly connect cap (read from
+    the counts the database keeps: a few rows whatever the ledger's size)."""
     from sqlalchemy import func, select
 
-    from airflow_provider_connectsafely.ledger.schema import sends
+    from airflow_provider_connectsafely.ledger.schema import send_counts as counts
 
     start = day_start(now)
+    monday = start - timedelta(days=start.weekday())
     query = (
-        select(sends.c.account, func.count())
-        .where(sends.c.state == SENT, sends.c.updated_at >= start)
-        .group_by(sends.c.account)
-        .order_by(sends.c.account)
+        select(counts.c.account, counts.c.kind, func.sum(counts.c.sends))
+        .where(counts.c.state == SENT, counts.c.day >= _day(monday))
+        .where((counts.c.kind == CONNECT) | (counts.c.day == _day(start)))
+        .group_by(counts.c.account, counts.c.kind)
     )
+    found: dict[str, dict[str, int]] = {}
     with ledger.engine.connect() as conn:
-        counts = [(str(account), int(n)) for account, n in conn.execute(query)]
+        for account, kind, n in conn.execute(query):
+            found.setdefault(str(account), {MESSAGE: 0, CONNECT: 0})[kind] = int(n or 0)
+    accounts = []
+    for account in sorted(found):
+        sent, connects = found[account][MESSAGE], found[account][CONNECT]
+        if not (sent or connects):
+            continue
+        row: dict[str, Any] = {"account": account, "sent_today": sent, "cap": cap, "left": max(cap - sent, 0)}
+        row["connects_this_week"] = connects
+        row["connect_cap"] = connect_cap
+        accounts.append(row)
     return {
         "day_start": start.isoformat(),
+        "week_start": monday.isoformat(),
         "cap": cap,
-        "accounts": [
-            {"account": account, "sent_today": n, "cap": cap, "left": max(cap - n, 0)}
-            for account, n in counts
-        ],
+        "connect_cap": connect_cap,
+        "accounts": accounts,
     }
 
 
 def daily(ledger: SendLedger, now: datetime, days: int = DAYS) -> dict[str, Any]:
-    """Sends recorded ``sent`` per UTC day, for the last ``days`` days (today included)."""
+    """Messages recorded ``sent`` per UTC day, for the last ``days`` days (today included)."""
     from sqlalchemy import func, select
 
-    from airflow_provider_connectsafely.ledger.schema import sends
+    from airflow_provider_connectsafely.ledger.schema import send_counts as counts
 
     first = day_start(now) - timedelta(days=days - 1)
-    if ledger.engine.dialect.name == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS...' in UTC
-        day: Any = func.substr(sends.c.updated_at, 1, 10)
-    else:
-        day = func.to_char(func.timezone("UTC", sends.c.updated_at), "YYYY-MM-DD")
     query = (
-        select(day.label("day"), func.count())
-        .where(sends.c.state == SENT, sends.c.updated_at >= first)
-        .group_by(day)
+        select(counts.c.day, func.sum(counts.c.sends))
+        .where(counts.c.state == SENT, counts.c.kind == MESSAGE, counts.c.day >= _day(first))
+        .group_by(counts.c.day)
     )
     with ledger.engine.connect() as conn:
-        counts = {str(d): int(n) for d, n in conn.execute(query)}
+        found = {str(d): int(n or 0) for d, n in conn.execute(query)}
     series = []
     for offset in range(days):
-        key = (first + timedelta(days=offset)).date().isoformat()
-        series.append({"day": key, "sent": counts.get(key, 0)})
+        key = _day(first + timedelta(days=offset))
+        series.append({"day": key, "sent": found.get(key, 0)})
     return {"days": series, "total": sum(point["sent"] for point in series)}
 
 
 def campaigns(ledger: SendLedger) -> dict[str, Any]:
-    """Per batch or sequence campaign: sends per state, and a sequence's enrolments per state.
+    """Per batch or sequence campaign: sends per state (from the kept counts), and a sequence's
+    enrolments per state; the same figures as ``queries.campaign_stats``."""
+    from sqlalchemy import func, select
 
-    The same figures as ``queries.campaign_stats``, grouped in the database rather than one key
-    at a time in Python: a key's trailing ``:<recipient>`` is cut off in SQL (when the key ends
-    with the row's recipient), and only the few distinct heads are parsed here.
-    """
-    from sqlalchemy import and_, case, func, or_, select
+    from airflow_provider_connectsafely.ledger.schema import enrollments
+    from airflow_provider_connectsafely.ledger.schema import send_counts as counts
 
-    from airflow_provider_connectsafely.ledger.schema import enrollments, sends
-
-    key, recipient = sends.c.dedupe_key, sends.c.recipient
-    key_len, rec_len = func.length(key), func.length(recipient)
-    ends_with_recipient = and_(
-        rec_len > 0,
-        key_len > rec_len + 1,
-        func.substr(key, key_len - rec_len + 1) == recipient,
-        func.substr(key, key_len - rec_len, 1) == ":",
-    )
-    head = case((ends_with_recipient, func.substr(key, 1, key_len - rec_len - 1)), else_=key)
-    cut = case((ends_with_recipient, 1), else_=0)
     grouped = (
-        select(head, cut, sends.c.state, func.count())
-        .where(or_(*(key.startswith(f"{p}:", autoescape=True) for p in ("campaign", "sequence"))))
-        .group_by(head, cut, sends.c.state)
+        select(counts.c.campaign, counts.c.state, func.sum(counts.c.sends))
+        .where(counts.c.campaign != "")
+        .group_by(counts.c.campaign, counts.c.state)
     )
     people = select(enrollments.c.campaign, enrollments.c.state, func.count()).group_by(
         enrollments.c.campaign, enrollments.c.state
@@ -115,19 +122,21 @@ def campaigns(ledger: SendLedger) -> dict[str, Any]:
             {
                 "campaign": name,
                 "kind": kind,
+                "label": f"{kind}:{name}",
                 "sends": dict.fromkeys(queries.SEND_STATES, 0),
-                "enrollments": dict.fromkeys(STATES, 0) if kind == queries.SEQUENCE else None,
+                "enrollments": dict.fromkeys(STATES, 0) if kind == SEQUENCE else None,
             },
         )
 
     with ledger.engine.connect() as conn:
-        for text, was_cut, state, count in conn.execute(grouped):
-            parsed = queries.campaign_of(f"{text}:x" if was_cut else text)
-            if parsed is not None:
-                sends_by_state = entry(*parsed)["sends"]
-                sends_by_state[state] = sends_by_state.get(state, 0) + int(count)
+        for label, state, count in conn.execute(grouped):
+            if not count:
+                continue
+            kind, _, name = str(label).partition(":")
+            by_state = entry(kind, name)["sends"]
+            by_state[state] = by_state.get(state, 0) + int(count)
         for name, state, count in conn.execute(people):
-            by_state = entry(queries.SEQUENCE, name)["enrollments"]
+            by_state = entry(SEQUENCE, name)["enrollments"]
             by_state[state] = by_state.get(state, 0) + int(count)
     return {"campaigns": [found[k] for k in sorted(found, key=lambda k: (k[1], k[0]))]}
 
@@ -137,18 +146,26 @@ def sends_page(
     *,
     search: str = "",
     state: str | None = None,
+    campaign: str | None = None,
     page: int = 1,
     size: int = 50,
     ui_root: str = "",
 ) -> dict[str, Any]:
-    """One page of sends, newest first. ``search`` matches part of the dedupe key (which holds
-    the campaign), the recipient, the DAG or the task (case-insensitively); bound parameters,
-    with ``%`` and ``_`` taken literally.
+    """One page of sends, newest first.
 
+    :param search: the beginning of a recipient's profile ID or URN, case-insensitively (a
+        bound parameter; ``%`` and ``_`` are taken literally).
+    :param state: only sends in this state.
+    :param campaign: only sends of this campaign, as the ``campaigns`` answer names it
+        (``<kind>:<name>``, e.g. ``batch:spring``).
     :param ui_root: the Airflow UI's path prefix, for the links to task instances.
-    """
-    from sqlalchemy import func, or_, select
 
+    Every filter is served by an index. The total comes from the kept counts; with a search it
+    is counted up to :data:`MAX_COUNTED` (``total_capped`` says so).
+    """
+    from sqlalchemy import func, select
+
+    from airflow_provider_connectsafely.ledger.schema import send_counts as counts
     from airflow_provider_connectsafely.ledger.schema import sends
     from airflow_provider_connectsafely.ledger.store import _entry
 
@@ -157,33 +174,57 @@ def sends_page(
     conditions: list[Any] = []
     if state:
         conditions.append(sends.c.state == state)
-    text = search.strip()[:_MAX_SEARCH]
+    if campaign:
+        conditions.append(sends.c.campaign == campaign)
+    text = search.strip()[:_MAX_SEARCH].lower()
     if text:
-        columns = (sends.c.dedupe_key, sends.c.recipient, sends.c.dag_id, sends.c.task_id)
-        conditions.append(or_(*(column.icontains(text, autoescape=True) for column in columns)))
+        conditions.append(_starts_with(ledger, func.lower(sends.c.recipient), text))
     rows = (
         select(sends)
         .where(*conditions)
-        .order_by(sends.c.updated_at.desc(), sends.c.dedupe_key)
+        .order_by(sends.c.updated_at.desc(), sends.c.dedupe_key.desc())
         .limit(size)
         .offset((page - 1) * size)
     )
-    total = select(func.count()).select_from(sends).where(*conditions)
+    if text:
+        matching = select(sends.c.dedupe_key).where(*conditions).limit(MAX_COUNTED + 1).subquery()
+        total: Any = select(func.count()).select_from(matching)
+    else:
+        total = select(func.coalesce(func.sum(counts.c.sends), 0))
+        if state:
+            total = total.where(counts.c.state == state)
+        if campaign:
+            total = total.where(counts.c.campaign == campaign)
     with ledger.engine.connect() as conn:
         entries = [_entry(row) for row in conn.execute(rows).mappings()]
         count = int(conn.execute(total).scalar_one())
+    capped = count > MAX_COUNTED
+    count = min(count, MAX_COUNTED)
     return {
         "page": page,
         "size": size,
         "total": count,
+        "total_capped": capped,
         "pages": max((count + size - 1) // size, 1),
         "rows": [row_json(entry, ui_root) for entry in entries],
     }
 
 
+def _starts_with(ledger: SendLedger, column: Any, text: str) -> Any:
+    # SQLite uses an expression index for a range, not for LIKE; PostgreSQL's text_pattern_ops
+    # index serves LIKE 'text%' in any collation.
+    if ledger.engine.dialect.name == "sqlite":
+        return (column >= text) & (column < text + "\U0010ffff")
+    return column.startswith(text, autoescape=True)
+
+
+def _day(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
 def row_json(entry: LedgerEntry, ui_root: str = "") -> dict[str, Any]:
     """One send for the table; never the stored API answer (it is not needed here)."""
-    parsed = queries.campaign_of(entry.dedupe_key)
+    parsed = campaign_of(entry.dedupe_key)
     return {
         "dedupe_key": entry.dedupe_key,
         "recipient": entry.recipient,

@@ -3,7 +3,7 @@
 // UI's session cookie (same origin); the API server checks it.
 "use strict";
 
-const state = { page: 1, size: 25, q: "", state: "", pages: 1, settling: null };
+const state = { page: 1, size: 25, q: "", state: "", campaign: "", pages: 1, settling: null };
 
 function $(id) { return document.getElementById(id); }
 
@@ -95,6 +95,12 @@ function renderChart(daily) {
 function renderCampaigns(answer) {
   const body = $("campaigns").tBodies[0];
   body.replaceChildren();
+  const picker = $("campaign");
+  picker.replaceChildren(el("option", { value: "", text: "all" }));
+  for (const c of answer.campaigns) {
+    picker.append(el("option", { value: c.label, text: `${c.campaign} (${c.kind})` }));
+  }
+  picker.value = state.campaign;
   if (!answer.campaigns.length) {
     body.append(el("tr", {}, el("td", { colspan: "9", class: "muted", text: "No campaigns yet." })));
   }
@@ -138,7 +144,8 @@ function renderSends(answer) {
       action));
   }
   state.pages = answer.pages;
-  $("page-info").textContent = `Page ${answer.page} of ${answer.pages} (${answer.total} sends)`;
+  const total = answer.total_capped ? `over ${answer.total}` : String(answer.total);
+  $("page-info").textContent = `Page ${answer.page} of ${answer.pages} (${total} sends)`;
   $("prev").disabled = answer.page <= 1;
   $("next").disabled = answer.page >= answer.pages;
 }
@@ -147,6 +154,7 @@ async function loadSends() {
   const params = new URLSearchParams({ page: String(state.page), size: String(state.size) });
   if (state.q) params.set("q", state.q);
   if (state.state) params.set("state", state.state);
+  if (state.campaign) params.set("campaign", state.campaign);
   renderSends(await getJson(`api/sends?${params}`));
 }
 
@@ -202,6 +210,7 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     state.q = $("search").value.trim();
     state.state = $("state").value;
+    state.campaign = $("campaign").value;
     state.page = 1;
     loadSends().catch((error) => showError(error.message));
   });

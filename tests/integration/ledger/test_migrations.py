@@ -23,6 +23,12 @@ try:
 except ImportError:
     from airflow_provider_connectsafely.errors import ConnectSafelyConfigError  # type: ignore[no-redef]
 
+# Alembic cannot compare expression indexes (the recipient search index); the test below
+# compares them itself.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index"),
+    pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index"),
+]
 # Every ledger here runs on this clock: nothing depends on today's date.
 NOW = datetime(2025, 6, 3, 12, 0, tzinfo=timezone.utc)
 OLD_COLUMNS = (
@@ -357,3 +363,119 @@ def test_concurrent_first_use_migrates_once(url, start, tmp_path):
     assert query(url, f"SELECT version_num FROM {VERSION_TABLE}") == [(HEAD,)]
     expected = len(FIXTURE_ROWS) if start == "0.1" else 0
     assert query(url, "SELECT COUNT(*) FROM connectsafely_sends") == [(expected,)]
+
+
+COUNT_GROUPS = {
+    "sqlite": "substr(updated_at, 1, 10)",
+    "postgresql": "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+}
+
+
+def grouped_sends(url: str) -> list[tuple]:
+    """What ``connectsafely_send_counts`` must hold: the sends grouped by its dimensions."""
+    day = COUNT_GROUPS[make_url(url).get_backend_name()]
+    return sorted(
+        query(
+            url,
+            f"SELECT {day}, account, coalesce(campaign, ''), kind, state, count(*) FROM connectsafely_sends "
+            f"GROUP BY {day}, account, coalesce(campaign, ''), kind, state",
+        )
+    )
+
+
+def kept_counts(url: str) -> list[tuple]:
+    return sorted(
+        query(
+            url,
+            "SELECT day, account, campaign, kind, state, sends FROM connectsafely_send_counts "
+            "WHERE sends <> 0",
+        )
+    )
+
+
+def migrate_to(url: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from airflow_provider_connectsafely.ledger import migrations
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.stamp(config, BASELINE)
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def test_0004_reads_each_campaign_from_its_key_and_counts_the_rows_already_there(url):
+    load_0_1(url)
+    migrate_to(url, "0003")
+    names = [name.strip() for name in OLD_COLUMNS.split(",")]
+    row = dict(zip(names, query(url, f"SELECT {OLD_COLUMNS} FROM connectsafely_sends")[0], strict=True))
+    keys = {
+        "campaign:spring:ann": "batch:spring",
+        "campaign:q1:emea:urn:li:fsd_profile:X": "batch:q1:emea",
+        "sequence:on:board:2:bob": "sequence:on:board",
+        "sequence:onboard:bob": None,  # not a step key
+        "dag/task/run/ann": None,
+    }
+    for number, key in enumerate(keys):
+        state = (SENT, FAILED, UNKNOWN, SENT, PENDING)[number]
+        execute(
+            url,
+            f"INSERT INTO connectsafely_sends ({OLD_COLUMNS}) VALUES ({', '.join(':' + n for n in names)})",
+            {**row, "dedupe_key": key, "state": state, "account": f"acct-{number % 2}"},
+        )
+
+    ledger = open_ledger(url)
+    assert ledger.upgrade()
+
+    found = dict(query(url, "SELECT dedupe_key, campaign FROM connectsafely_sends"))
+    assert {key: found[key] for key in keys} == keys
+    assert all(found[key] is None for key in FIXTURE_ROWS)
+    assert set(query(url, "SELECT DISTINCT kind FROM connectsafely_sends")) == {("message",)}
+    assert kept_counts(url) == grouped_sends(url)
+    assert (NOW.date().isoformat(), "acct-0", "batch:spring", "message", SENT, 1) not in kept_counts(url)
+    assert schema_differences(url) == []
+
+    # from here the triggers keep the counts: a claim, a finish, a settlement and a delete
+    claim = ledger.claim(NewSend("campaign:spring:cy", "acct-0", "cy"))
+    ledger.mark_sent("campaign:spring:cy", claim.token, {"success": True})
+    ledger.resolve("sequence:onboard:bob", SENT, "seen")
+    execute(url, "DELETE FROM connectsafely_sends WHERE dedupe_key = 'campaign:spring:ann'")
+    assert (NOW.date().isoformat(), "acct-0", "batch:spring", "message", SENT, 1) in kept_counts(url)
+    assert kept_counts(url) == grouped_sends(url)
+    ledger.close()
+
+
+def triggers_and_indexes(url: str) -> list[tuple]:
+    if make_url(url).get_backend_name() == "sqlite":
+        sql = (
+            "SELECT name, sql FROM sqlite_master WHERE type IN ('trigger', 'index') "
+            "AND name LIKE '%connectsafely%' ORDER BY name"
+        )
+    else:
+        sql = (
+            "SELECT tgname, pg_get_triggerdef(oid) || pg_get_functiondef(tgfoid) FROM pg_trigger "
+            "WHERE NOT tgisinternal UNION ALL SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = 'public' ORDER BY 1"
+        )
+    return query(url, sql)
+
+
+def test_a_new_ledger_and_an_upgraded_one_have_the_same_triggers_and_indexes(url, tmp_path):
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    other = f"sqlite:///{tmp_path / 'other.sqlite'}" if sqlite else url  # PostgreSQL: emptied
+    load_0_1(url)
+    open_ledger(url).ensure_schema()
+    upgraded = triggers_and_indexes(url)
+    if other == url:
+        execute(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    open_ledger(other).ensure_schema()
+
+    assert triggers_and_indexes(other) == upgraded
+    names = {name for name, _ in upgraded}
+    assert {"ix_connectsafely_sends_recipient_lower", "ix_connectsafely_sends_state_updated"} <= names
+    assert any(name.startswith("connectsafely_sends_count") for name in names)

@@ -551,3 +551,23 @@ def test_unknown_profiles_and_accounts(emu: EmulatorServer, http: requests.Sessi
     assert post(http, emu, CONV_SEND, "not json").status_code == 400
     assert http.get(emu.url + CONV_SEND, timeout=5).status_code == 405
     assert emu.conversations() == []
+
+
+def test_an_account_in_error_refuses_to_send_and_lists_its_status(
+    emu: EmulatorServer, http: requests.Session
+) -> None:
+    broken, healthy = (a.id for a in emu.state.accounts)
+    emu.set_account_status(broken, "ERROR")
+    try:
+        listed = {a["id"]: a["status"] for a in get(http, emu, "/linkedin/accounts").json()["accounts"]}
+        assert listed == {broken: "ERROR", healthy: "active"}
+        assert get(http, emu, "/linkedin/account/status", accountId=broken).json()["status"] == "ERROR"
+        refused = post(http, emu, SEND, {"recipientProfileId": "ann", "message": "m", "accountId": broken})
+        assert refused.status_code == 403 and "not available (status ERROR)" in refused.json()["error"]
+        assert post(http, emu, SEND, {"recipientProfileId": "ann", "message": "m", "accountId": healthy}).ok
+        assert emu.messages()[-1]["accountId"] == healthy and len(emu.messages()) == 1
+    finally:
+        requests.post(
+            emu.url + "/_emulator/account", json={"accountId": broken, "status": "active"}, timeout=5
+        )
+    assert post(http, emu, SEND, {"recipientProfileId": "bo", "message": "m", "accountId": broken}).ok

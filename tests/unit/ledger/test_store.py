@@ -78,6 +78,30 @@ def test_count_since_counts_what_may_have_been_delivered(ledger):
     assert ledger.count_since("acct", datetime.now(timezone.utc) + timedelta(minutes=1)) == 0
 
 
+def test_each_cap_counts_only_its_kind_of_send(ledger):
+    from dataclasses import replace
+
+    ledger.mark_sent("m", ledger.claim(new("m")).token, {})
+    for key in ("c1", "c2"):
+        ledger.mark_sent(key, ledger.claim(replace(new(key), kind="connect")).token, {})
+    start = datetime.now(timezone.utc) - timedelta(minutes=1)
+
+    assert ledger.count_since("acct", start) == 1
+    assert ledger.count_since("acct", start, kind="message") == 1
+    assert ledger.count_since("acct", start, kind="connect") == 2
+    assert (ledger.get("c1").kind, ledger.get("m").kind) == ("connect", "message")
+
+
+def test_a_campaign_key_is_stored_with_its_campaign(ledger):
+    ledger.claim(new("campaign:q1:emea:bob"))
+    ledger.claim(new("sequence:onboard:2:urn:li:fsd_profile:X"))
+    ledger.claim(new("adhoc"))
+
+    assert ledger.get("campaign:q1:emea:bob").campaign == "batch:q1:emea"
+    assert ledger.get("sequence:onboard:2:urn:li:fsd_profile:X").campaign == "sequence:onboard"
+    assert ledger.get("adhoc").campaign is None
+
+
 def test_get_many_reads_in_bulk(ledger):
     keys = [f"key-{n}" for n in range(2100)]
     for key in keys[::3]:

@@ -28,6 +28,8 @@ def test_template_fields_cover_every_text_parameter():
         "connectsafely_conn_id",
         "dedupe_key",
         "ledger_conn_id",
+        "send_window",
+        "timezone",
     }
     assert set(SendLinkedInMessageOperator.template_ext) == {".txt", ".j2", ".md"}
 

@@ -90,3 +90,57 @@ def test_empty_testing_variable_means_utc_days(monkeypatch):
     monkeypatch.setenv(caps.TESTING_CAP_WINDOW_ENV, "")
     now = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
     assert caps.window(now) == (datetime(2026, 3, 14, tzinfo=UTC), datetime(2026, 3, 15, tzinfo=UTC))
+
+
+# --- the weekly window (connection requests) ---------------------------------------------------
+
+# 2026-06-08 is a Monday.
+MONDAY = datetime(2026, 6, 8, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("now", "start"),
+    [
+        (MONDAY, MONDAY),
+        (MONDAY + timedelta(microseconds=1), MONDAY),
+        (MONDAY - timedelta(microseconds=1), MONDAY - timedelta(days=7)),
+        (datetime(2026, 6, 10, 15, 9, 26, tzinfo=UTC), MONDAY),  # Wednesday
+        (datetime(2026, 6, 14, 23, 59, 59, 999999, tzinfo=UTC), MONDAY),  # Sunday night
+        (datetime(2026, 6, 15, tzinfo=UTC), MONDAY + timedelta(days=7)),
+        # Across a month and a year: Thursday 2027-01-01 is in the week of Monday 2026-12-28.
+        (datetime(2027, 1, 1, 12, 0, tzinfo=UTC), datetime(2026, 12, 28, tzinfo=UTC)),
+        # Leap day: Tuesday 2028-02-29 is in the week of Monday 2028-02-28.
+        (datetime(2028, 2, 29, 8, 0, tzinfo=UTC), datetime(2028, 2, 28, tzinfo=UTC)),
+        # Monday 00:30 in Paris (UTC+2 in June) is still Sunday in UTC: the week before.
+        (datetime(2026, 6, 15, 0, 30, tzinfo=ZoneInfo("Europe/Paris")), MONDAY),
+        # Sunday 20:00 in New York is Monday 00:00 UTC: the new week.
+        (datetime(2026, 6, 14, 20, 0, tzinfo=ZoneInfo("America/New_York")), MONDAY + timedelta(days=7)),
+    ],
+)
+def test_weekly_window_runs_from_monday_utc(now, start):
+    assert caps.weekly_window(now) == (start, start + timedelta(days=7))
+    assert start.weekday() == 0 and caps.weekly_window(now)[0].tzinfo == UTC
+
+
+def test_weekly_window_spans_daylight_saving_changes():
+    # The week of Monday 2026-03-23 holds Europe's spring-forward (Sunday 29 March).
+    for now in (
+        datetime(2026, 3, 29, 1, 59, tzinfo=ZoneInfo("Europe/Paris")),
+        datetime(2026, 3, 29, 3, 1, tzinfo=ZoneInfo("Europe/Paris")),
+    ):
+        start, end = caps.weekly_window(now)
+        assert start == datetime(2026, 3, 23, tzinfo=UTC) and end - start == timedelta(days=7)
+        assert start <= now < end
+
+
+def test_weekly_window_follows_the_testing_variable(monkeypatch):
+    monkeypatch.setenv(caps.TESTING_CAP_WINDOW_ENV, "5")
+    now = datetime(2026, 6, 10, 15, 9, 26, 535, tzinfo=UTC)
+    assert caps.weekly_window(now) == caps.window(now)
+    assert caps.weekly_window(now) == (
+        datetime(2026, 6, 10, 15, 9, 25, tzinfo=UTC),
+        datetime(2026, 6, 10, 15, 9, 30, tzinfo=UTC),
+    )
+    monkeypatch.setenv(caps.TESTING_CAP_WINDOW_ENV, "soon")
+    with pytest.raises(ValueError, match=caps.TESTING_CAP_WINDOW_ENV):
+        caps.weekly_window(now)

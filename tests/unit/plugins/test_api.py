@@ -89,15 +89,35 @@ def client(seeded):
         yield test_client
 
 
-def test_today_counts_sends_since_midnight_utc_against_the_cap(client):
+def test_today_counts_sends_since_midnight_utc_against_the_cap(client, seeded):
+    ledger, clock, _ = seeded
+    # Connection requests count against the week (from Monday 00:00 UTC), never the day's cap.
+    _send(ledger, clock, NOW.replace(hour=8), "connect:acct-2:zoe", "sent", account="acct-2", kind="connect")
+    _send(
+        ledger, clock, NOW - timedelta(days=5), "connect:acct-2:yan", "sent", account="acct-2", kind="connect"
+    )
+    _send(
+        ledger, clock, NOW - timedelta(days=6), "connect:acct-2:xia", "sent", account="acct-2", kind="connect"
+    )
+    clock.now = NOW
     answer = client.get("/api/today")
     assert answer.status_code == 200
+    connects = {"connect_cap": 90, "connects_this_week": 0}
     assert answer.json() == {
         "day_start": "2031-03-15T00:00:00+00:00",
+        "week_start": "2031-03-10T00:00:00+00:00",
         "cap": 150,
+        "connect_cap": 90,
         "accounts": [
-            {"account": "acct-1", "sent_today": 2, "cap": 150, "left": 148},
-            {"account": "acct-2", "sent_today": 1, "cap": 150, "left": 149},
+            {"account": "acct-1", "sent_today": 2, "cap": 150, "left": 148, **connects},
+            {
+                "account": "acct-2",
+                "sent_today": 1,
+                "cap": 150,
+                "left": 149,
+                **connects,
+                "connects_this_week": 2,
+            },
         ],
     }
 
@@ -145,6 +165,7 @@ def test_campaign_funnel_matches_the_ledger_queries(seeded):
         {
             "campaign": s.campaign,
             "kind": s.kind,
+            "label": f"{s.kind}:{s.campaign}",
             "sends": s.states,
             "enrollments": s.enrollments,
         }
@@ -174,13 +195,22 @@ def test_sends_table_pages_searches_and_filters(client):
     assert row["task_instance_url"] == (
         "/dags/outreach/runs/manual__2031-03-15T10%3A00%3A00%2B00%3A00/tasks/send"
     )
-    [bob] = client.get("/api/sends", params={"q": "BOB"}).json()["rows"]
+    [bob] = client.get("/api/sends", params={"q": "BO"}).json()["rows"]
     assert bob["task_instance_url"].endswith("/tasks/send/mapped/3")
     assert "response" not in bob  # the stored API answer is never sent to the page
+    # the beginning of a recipient, case-insensitively; not the middle
+    assert client.get("/api/sends", params={"q": "Bob"}).json()["total"] == 1
+    assert client.get("/api/sends", params={"q": "ob"}).json()["total"] == 0
 
-    assert client.get("/api/sends", params={"q": "spring"}).json()["total"] == 7
+    spring = client.get("/api/sends", params={"campaign": "batch:spring"}).json()
+    assert (spring["total"], spring["total_capped"]) == (7, False)
+    assert {r["campaign"] for r in spring["rows"]} == {"spring"}
+    unknown_spring = client.get("/api/sends", params={"campaign": "batch:spring", "state": "unknown"})
+    assert unknown_spring.json()["total"] == 1
+    assert client.get("/api/sends", params={"campaign": "sequence:spring"}).json()["total"] == 0
     # Search text is a bound parameter, and LIKE wildcards are taken literally.
     assert client.get("/api/sends", params={"q": "%"}).json()["total"] == 0
+    assert client.get("/api/sends", params={"q": "_"}).json()["total"] == 0
     assert client.get("/api/sends", params={"q": "' OR 1=1 --"}).json()["total"] == 0
     assert client.get("/api/sends", params={"state": "bogus"}).status_code == 422
     assert client.get("/api/sends", params={"size": 10_000}).status_code == 422
@@ -336,11 +366,20 @@ def test_queries_on_sqlite_and_postgresql(ledger):
     days = {d["day"]: d["sent"] for d in data.daily(ledger, NOW)["days"] if d["sent"]}
     assert days == {"2031-03-12": 1, "2031-03-15": 1}
     expected = [
-        {"campaign": s.campaign, "kind": s.kind, "sends": s.states, "enrollments": s.enrollments}
+        {
+            "campaign": s.campaign,
+            "kind": s.kind,
+            "label": f"{s.kind}:{s.campaign}",
+            "sends": s.states,
+            "enrollments": s.enrollments,
+        }
         for s in queries.campaign_stats(ledger, queries.Filters())
     ]
     assert data.campaigns(ledger)["campaigns"] == expected
     page = data.sends_page(ledger, search="P2", size=2)
     assert [r["recipient"] for r in page["rows"]] == ["p2"] and page["total"] == 1
+    assert data.sends_page(ledger, search="x")["total"] == 1
+    assert data.sends_page(ledger, search="p_")["total"] == 0
+    assert data.sends_page(ledger, campaign="batch:c1", state="sent")["total"] == 2
     assert data.sends_page(ledger, size=2, page=2)["rows"][0]["recipient"] == "p3"
     assert data.settle(ledger, "campaign:c1:p2", "sent", "seen", settled_by="ops") is not None

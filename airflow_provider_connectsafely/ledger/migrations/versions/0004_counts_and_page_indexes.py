@@ -1,0 +1,99 @@
+"""What a send is (``kind``), its campaign as a column, the page's indexes, and per-day counts
+kept by triggers.
+
+Revision ID: 0004
+Revises: 0003
+
+The backfill reads the keys in pages (bounded memory on a ledger of any size) and counts the
+existing rows in one ``INSERT ... SELECT``; after that the triggers keep the counts.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from airflow_provider_connectsafely.ledger.records import campaign_label
+from airflow_provider_connectsafely.ledger.schema import count_triggers, drop_count_triggers
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+SENDS = "connectsafely_sends"
+COUNTS = "connectsafely_send_counts"
+INDEXES = {
+    "ix_connectsafely_sends_updated": ["updated_at", "dedupe_key"],
+    "ix_connectsafely_sends_state_updated": ["state", "updated_at", "dedupe_key"],
+    "ix_connectsafely_sends_campaign_updated": ["campaign", "updated_at", "dedupe_key"],
+    "ix_connectsafely_sends_campaign_state_updated": ["campaign", "state", "updated_at", "dedupe_key"],
+}
+SEARCH_INDEX = "ix_connectsafely_sends_recipient_lower"
+_PAGE = 5_000
+
+
+def upgrade() -> None:
+    op.add_column(SENDS, sa.Column("kind", sa.String(16), nullable=False, server_default="message"))
+    op.add_column(SENDS, sa.Column("campaign", sa.String(300), nullable=True))
+    _fill_campaigns()
+    for name, columns in INDEXES.items():
+        op.create_index(name, SENDS, columns)
+    dialect = op.get_bind().dialect.name
+    ops = " text_pattern_ops" if dialect == "postgresql" else ""
+    op.execute(f"CREATE INDEX {SEARCH_INDEX} ON {SENDS} (lower(recipient){ops})")
+    op.create_table(
+        COUNTS,
+        sa.Column("day", sa.String(10), primary_key=True),
+        sa.Column("account", sa.String(128), primary_key=True),
+        sa.Column("campaign", sa.String(300), primary_key=True),
+        sa.Column("kind", sa.String(16), primary_key=True),
+        sa.Column("state", sa.String(16), primary_key=True),
+        sa.Column("sends", sa.Integer, nullable=False),
+    )
+    day = (
+        "substr(updated_at, 1, 10)"
+        if dialect == "sqlite"
+        else "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    )
+    op.execute(
+        f"INSERT INTO {COUNTS} (day, account, campaign, kind, state, sends) "
+        f"SELECT {day}, account, coalesce(campaign, ''), kind, state, count(*) FROM {SENDS} "
+        f"GROUP BY {day}, account, coalesce(campaign, ''), kind, state"
+    )
+    for statement in count_triggers(dialect):
+        op.execute(statement)
+
+
+def _fill_campaigns() -> None:
+    """Set ``campaign`` from each batch or sequence key, a page of keys at a time."""
+    conn = op.get_bind()
+    sends = sa.table(SENDS, sa.column("dedupe_key"), sa.column("campaign"))
+    key = sends.c.dedupe_key
+    pick = (
+        sa.select(key)
+        .where(sa.or_(key.startswith("campaign:"), key.startswith("sequence:")))
+        .order_by(key)
+        .limit(_PAGE)
+    )
+    write = sa.update(sends).where(key == sa.bindparam("key")).values(campaign=sa.bindparam("label"))
+    last = None
+    while True:
+        keys = list(conn.execute(pick if last is None else pick.where(key > last)).scalars())
+        if not keys:
+            return
+        labels = [{"key": k, "label": label} for k in keys if (label := campaign_label(k))]
+        if labels:
+            conn.execute(write, labels)
+        last = keys[-1]
+
+
+def downgrade() -> None:
+    for statement in drop_count_triggers(op.get_bind().dialect.name):
+        op.execute(statement)
+    op.drop_table(COUNTS)
+    for name in (*INDEXES, SEARCH_INDEX):
+        op.drop_index(name, table_name=SENDS)
+    with op.batch_alter_table(SENDS) as batch:
+        batch.drop_column("campaign")
+        batch.drop_column("kind")

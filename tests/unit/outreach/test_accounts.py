@@ -1,0 +1,109 @@
+"""Several accounts per campaign: assignment, stickiness, per-account caps and warm-up."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
+from airflow_provider_connectsafely.ledger import NewSend
+from airflow_provider_connectsafely.ledger.store import SendLedger
+from airflow_provider_connectsafely.outreach.accounts import AccountPool, Warmup
+
+NOW = datetime(2030, 5, 14, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    store = SendLedger.sqlite(tmp_path / "ledger.sqlite", clock=lambda: NOW)
+    yield store
+    store.close()
+
+
+def sent(ledger: SendLedger, key: str, account: str, recipient: str, when: datetime = NOW) -> None:
+    ledger.clock = lambda: when
+    claim = ledger.claim(NewSend(key, account, recipient))
+    ledger.mark_sent(key, claim.token, {})
+    ledger.clock = lambda: NOW
+
+
+@pytest.mark.parametrize(
+    ("day", "cap"),
+    [(0, 10), (1, 15), (7, 50), (13, 84), (14, 90), (400, 90)],
+)
+def test_warmup_ramps_evenly_to_the_full_cap(day, cap):
+    assert Warmup(start=10, days=14).cap(90, day) == cap
+
+
+def test_warmup_is_checked_and_read_from_a_dict():
+    assert Warmup.of({"start": 5, "days": 3}) == Warmup(5, 3)
+    assert Warmup.of(None) is None
+    for bad in ({"start": 0, "days": 3}, {"begin": 5}, [5, 3]):
+        with pytest.raises(ConnectSafelyValidationError, match="warmup"):
+            Warmup.of(bad)
+
+
+def test_new_recipients_go_to_the_account_with_most_room(ledger):
+    sent(ledger, "x1", "a", "old-1")
+    sent(ledger, "x2", "a", "old-2")
+    sent(ledger, "x3", "b", "old-3")
+    pool = AccountPool(["a", "b", "c"], ledger, daily_limit=3)
+    assert (pool.used, pool.room("a"), pool.room("c")) == ({"a": 2, "b": 1, "c": 0}, 1, 3)
+
+    picked = []
+    for person in ("p1", "p2", "p3", "p4", "p5", "p6"):
+        account = pool.pick(person)
+        picked.append(account)
+        if account is not None:
+            pool.bind(person, account)
+            pool.count(account)
+    assert picked == ["c", "b", "c", "a", "b", "c"]
+    assert pool.pick("p7") is None  # every account is full
+    assert pool.sticky("p1") == "c"
+
+
+def test_a_recipient_stays_with_the_account_that_contacted_them_first(ledger):
+    sent(ledger, "campaign:spring:ann", "b", "ann", NOW - timedelta(days=9))
+    sent(ledger, "connect:a:ann", "a", "ann", NOW - timedelta(days=2))
+    sent(ledger, "campaign:spring:Bob", "z", "Bob")  # an account outside the pool
+    pool = AccountPool(["a", "b"], ledger, daily_limit=5)
+    pool.remember(["ann", "Bob", "cy"])
+
+    assert pool.sticky("ann") == "b"
+    assert pool.sticky("Bob") is None and pool.sticky("cy") is None
+    pool.full("b")
+    assert pool.pick("ann") is None  # waits for b rather than moving to a
+    assert pool.pick("cy") == "a"
+
+
+def test_an_account_out_of_rotation_gets_no_one(ledger):
+    pool = AccountPool(["a", "b"], ledger, daily_limit=None)
+    assert pool.room("a") == float("inf")
+    pool.retire_unavailable(
+        {"accounts": [{"id": "a", "status": "ERROR"}, {"id": "b", "status": "AVAILABLE"}]}
+    )
+    assert pool.active == ["b"] and pool.pick("p") == "b"
+    pool.retire("b", "HTTP 403: trial expired")
+    assert pool.pick("p2") is None
+    assert "a: out of rotation (the API reports its status as ERROR)" in pool.describe()
+
+
+def test_an_account_the_key_does_not_list_is_retired(ledger):
+    pool = AccountPool(["a", "b"], ledger, daily_limit=5)
+    pool.retire_unavailable({"accounts": [{"id": "a", "status": "active"}]})
+    assert pool.active == ["a"]
+    assert pool.retired["b"] == "not among the API key's LinkedIn accounts"
+
+
+def test_warmup_counts_days_from_the_accounts_first_send(ledger):
+    sent(ledger, "old", "veteran", "p", NOW - timedelta(days=30))
+    sent(ledger, "new", "newcomer", "q", NOW - timedelta(days=2))
+    pool = AccountPool(["veteran", "newcomer", "unused"], ledger, daily_limit=90, warmup=Warmup(10, 10))
+    assert pool.limits == {"veteran": 90, "newcomer": 26, "unused": 10}
+
+
+@pytest.mark.parametrize("accounts", [[], ["a", "a"], ["a", ""], "a"])
+def test_account_ids_are_checked(ledger, accounts):
+    with pytest.raises(ConnectSafelyValidationError, match="account_ids"):
+        AccountPool(accounts, ledger, daily_limit=5)
