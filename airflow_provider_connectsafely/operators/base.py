@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.api.models import MessageLimits
     from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
     from airflow_provider_connectsafely.ledger.store import SendLedger
+    from airflow_provider_connectsafely.outreach.accounts import AccountPool
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender, WaitRequired
     from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
 
@@ -102,17 +103,43 @@ class ConnectSafelyBaseOperator(BaseOperator):
         self.log.info("Send ledger: %s", ledger.describe())
         return ledger
 
-    def _sender(self, ledger: SendLedger | None, gate: Callable[[], None] | None = None) -> GuardedSender:
+    def _sender(
+        self,
+        ledger: SendLedger | None,
+        gate: Callable[[], None] | None = None,
+        accounts: AccountPool | None = None,
+    ) -> GuardedSender:
         from airflow_provider_connectsafely.outreach.delivery import GuardedSender
 
-        limit = self.daily_limit
-        if limit is None:
-            limit = self.hook.settings.daily_limit
-        if limit is None:
-            limit = defaults.DAILY_LIMIT
+        limit = self._daily_limit()
         return GuardedSender(
-            self.hook.send_request, ledger, daily_limit=limit, on_unknown=self.on_unknown, gate=gate
+            self.hook.send_request,
+            ledger,
+            daily_limit=limit,
+            on_unknown=self.on_unknown,
+            gate=gate,
+            limit_for=None
+            if accounts is None
+            else lambda account: accounts.limits.get(account, limit or None),
         )
+
+    def _daily_limit(self) -> int:
+        for limit in (self.daily_limit, self.hook.settings.daily_limit):
+            if limit is not None:
+                return limit
+        return defaults.DAILY_LIMIT
+
+    def _account_pool(self, ledger: SendLedger | None, account_ids: Any, warmup: Any) -> AccountPool | None:
+        """The rendered ``account_ids`` with their caps and status, or None without them."""
+        if not account_ids:
+            return None
+        from airflow_provider_connectsafely.outreach.accounts import AccountPool, Warmup
+
+        if isinstance(account_ids, str):  # a template rendered to text: "a, b" or a JSON list
+            account_ids = [a.strip(" '\"") for a in account_ids.strip("[]").split(",") if a.strip()]
+        pool = AccountPool(account_ids, ledger, self._daily_limit() or None, Warmup.of(warmup))
+        pool.check_status(self.hook.list_accounts, self.log)
+        return pool
 
     def _windows(
         self, ledger: SendLedger | None, timezone_field: str | None = None
@@ -197,6 +224,18 @@ def run_ids(context: Context) -> tuple[str, str, str, int] | None:
         return None
     map_index = getattr(ti, "map_index", -1)
     return ti.dag_id, ti.task_id, ti.run_id, -1 if map_index is None else int(map_index)
+
+
+def check_account_args(account_id: Any, account_ids: Any, warmup: Any) -> None:
+    """At parse time: one account or several, not both; a warm-up needs several accounts."""
+    from airflow_provider_connectsafely.outreach.accounts import Warmup
+
+    if account_ids and account_id:
+        raise ValueError("give account_id (one account) or account_ids (several), not both")
+    if warmup is not None:
+        Warmup.of(warmup)
+        if not account_ids:
+            raise ValueError("warmup ramps up the caps of account_ids: give account_ids too")
 
 
 def check_window_args(send_window: Any, timezone: Any, timezone_field: Any = None) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.operators.base import (
     ConnectSafelyBaseOperator,
+    check_account_args,
     check_recipient_source,
     check_window_args,
     load_recipients,
@@ -61,6 +62,13 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
     :param timezone_field: the key of a recipient's row holding their IANA time zone, e.g.
         ``"timezone"``; rows without it (or blank) use ``timezone``, and a name that is no
         time zone fails that recipient.
+    :param account_ids: several LinkedIn accounts to send from, instead of ``account_id``
+        (templated): a recipient stays with the account that first contacted them, a new one
+        goes to the account with the most room left today, each account keeps its own daily
+        cap, and an account that answers 401/403 or is reported unavailable leaves the
+        rotation for the run while the others go on.
+    :param warmup: ramp the daily cap of new accounts, e.g. ``{"start": 10, "days": 14}``:
+        10 on an account's first day of sending, the full cap after 14 days.
 
     Also: ``message_type``, ``account_id``, ``connectsafely_conn_id``, ``ledger_conn_id``,
     ``use_ledger``, ``on_unknown``, ``daily_limit``, ``max_defer``, ``on_limit``,
@@ -74,6 +82,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         "campaign",
         "message_type",
         "account_id",
+        "account_ids",
         "connectsafely_conn_id",
         "ledger_conn_id",
         "send_window",
@@ -98,9 +107,14 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         progress_every: float = 30.0,
         endpoint: str = "messaging",
         timezone_field: str | None = None,
+        account_ids: Sequence[str] | str | None = None,
+        warmup: dict[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        check_account_args(self.account_id, account_ids, warmup)
+        self.account_ids = account_ids
+        self.warmup = warmup
         from airflow_provider_connectsafely.api.conversation_send import check_endpoint
 
         check_window_args(self.send_window, self.timezone, timezone_field)
@@ -168,8 +182,9 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
     def _batch_run(self, context: Context, ledger: Any) -> BatchRun:
         from airflow_provider_connectsafely.outreach.batch import BatchRun
 
+        accounts = self._account_pool(ledger, self.account_ids, self.warmup)
         return BatchRun(
-            sender=None if self.is_dry_run else self._sender(ledger),
+            sender=None if self.is_dry_run else self._sender(ledger, accounts=accounts),
             use_ledger=self.use_ledger,
             on_unknown=self.on_unknown,
             run=run_ids(context),
@@ -178,6 +193,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
             progress_every=self.progress_every,
             log=self.log,
             windows=self._windows(ledger, self.timezone_field),
+            accounts=accounts,
         )
 
     def _prepare(self, rows: list[Any], context: Context) -> list[BatchItem]:

@@ -75,6 +75,9 @@ class SendLinkedInConnectionRequestOperator(ConnectSafelyBaseOperator):
     :param max_defer: longest total time the task may spend deferred (default 8 days and an
         hour: a weekly reset is up to 7 days away, a hold lasts 24 hours).
     :param max_rate_limit_wait: longest 429 wait (seconds) to sit out inside the task.
+    :param send_window: when the request may go out, e.g. ``"Mon-Fri 09:00-17:30"``
+        (templated); outside it the task waits as ``on_limit`` says.
+    :param timezone: the IANA time zone the window is read in (templated; UTC).
     """
 
     template_fields: Sequence[str] = (
@@ -85,6 +88,8 @@ class SendLinkedInConnectionRequestOperator(ConnectSafelyBaseOperator):
         "connectsafely_conn_id",
         "dedupe_key",
         "ledger_conn_id",
+        "send_window",
+        "timezone",
     )
     template_ext: Sequence[str] = TEMPLATE_FILES
     template_fields_renderers = {"note": "md"}
@@ -133,12 +138,14 @@ class SendLinkedInConnectionRequestOperator(ConnectSafelyBaseOperator):
             )
             request = request.with_default_account(self.hook.settings.account_id)
             ledger = self._ledger()
+            windows = self._windows(ledger)
             sender = ConnectSender(
                 self.hook.send_connect_request,
                 ledger,
                 weekly_limit=self.weekly_limit,
                 relationship=self.hook.get_relationship if self.skip_if_connected else None,
                 on_unknown=self.on_unknown,
+                gate=None if windows is None else lambda: windows.check(windows.timezone),
             )
             try:
                 outcome = sender.send(request, self._spec(context, request) if ledger is not None else None)

@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_connectsafely import defaults
 from airflow_provider_connectsafely.operators.base import (
     ConnectSafelyBaseOperator,
+    check_account_args,
     check_recipient_source,
     check_window_args,
     load_recipients,
@@ -21,8 +23,11 @@ from airflow_provider_connectsafely.outreach.steps import SequenceStep
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_connectsafely.api.connect import ConnectRequest
     from airflow_provider_connectsafely.api.models import MessageRequest
     from airflow_provider_connectsafely.ledger.sequences import Enrollment
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+    from airflow_provider_connectsafely.outreach.invitations import Invitations
 
 __all__ = ["LinkedInSequenceOperator", "SequenceStep"]
 
@@ -61,6 +66,14 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
     :param timezone: the IANA time zone of recipients without their own (templated; UTC).
     :param timezone_field: the key of a recipient's row holding their IANA time zone, read
         from the row as it was at enrolment; rows without it use ``timezone``.
+    :param account_ids: several LinkedIn accounts, instead of ``account_id`` (templated): each
+        new recipient is enrolled with the account that contacted them before, else the one
+        with the most room today, and every step to them comes from that account; each account
+        keeps its own daily (and weekly connect) cap; an account that answers 401/403 or is
+        reported unavailable is out of rotation for the run, its people wait.
+    :param warmup: ramp the daily cap of new accounts, e.g. ``{"start": 10, "days": 14}``.
+    :param weekly_limit: connection requests per account per week (Monday 00:00 UTC), for
+        connect steps (``SequenceStep(action="connect")``); 0 for no cap.
 
     Also ``account_id``, ``daily_limit``, ``on_unknown``, ``on_limit``, ``max_defer``,
     ``connectsafely_conn_id``, ``ledger_conn_id``, ``message_limits`` as on the batch operator.
@@ -72,6 +85,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         "recipients_sql",
         "recipients_conn_id",
         "account_id",
+        "account_ids",
         "connectsafely_conn_id",
         "ledger_conn_id",
         "send_window",
@@ -94,9 +108,18 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         min_interval: float = 0.0,
         dry_run: bool = False,
         timezone_field: str | None = None,
+        account_ids: Sequence[str] | str | None = None,
+        warmup: dict[str, int] | None = None,
+        weekly_limit: int = defaults.WEEKLY_CONNECT_LIMIT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        check_account_args(self.account_id, account_ids, warmup)
+        if not isinstance(weekly_limit, int) or weekly_limit < 0:
+            raise ValueError(f"weekly_limit must be a whole number >= 0 (0: no cap), got {weekly_limit!r}")
+        self.account_ids = account_ids
+        self.warmup = warmup
+        self.weekly_limit = weekly_limit
         check_recipient_source(recipients, recipients_sql, recipients_conn_id)
         check_window_args(self.send_window, self.timezone, timezone_field)
         self.timezone_field = timezone_field
@@ -128,20 +151,23 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         rows = load_recipients(self.recipients, self.recipients_sql, self.recipients_conn_id)
         render = self._renderer(context)
         try:
+            first = next((i for i, step in enumerate(self.steps) if not step.connects), None)
             items = prepare_items(
                 rows,
-                lambda data: render(self.steps[0], data, 1),
+                # A sequence of connect steps only still validates each recipient.
+                lambda data: render(self.steps[first], data, first + 1) if first is not None else ("-", None),
                 campaign=self.campaign,
                 account_id=self.account_id or self.hook.settings.account_id,
                 limits=self.message_limits,
             )
             ledger = self._ledger()
             assert ledger is not None
+            accounts = self._account_pool(ledger, self.account_ids, self.warmup)
             sequence = SequenceRun(
                 campaign=self.campaign,
                 steps=self.steps,
                 store=SequenceStore(ledger),
-                sender=None if self.is_dry_run else self._sender(ledger),
+                sender=None if self.is_dry_run else self._sender(ledger, accounts=accounts),
                 build=self._build,
                 render=render,
                 replies=_HookReplies(self.hook) if self.stop_on_reply else None,
@@ -150,6 +176,9 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 min_interval=self.min_interval,
                 log=self.log,
                 windows=self._windows(ledger, self.timezone_field),
+                accounts=accounts,
+                invitations=self._invitations(ledger),
+                render_note=self._note_renderer(context),
             )
             try:
                 return sequence.execute(items, dry_run=self.is_dry_run)
@@ -158,6 +187,45 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 raise AssertionError("not reached") from None
         except ConnectSafelyError as exc:
             raise to_airflow_error(exc) from exc
+
+    def _invitations(self, ledger: SendLedger) -> Invitations | None:
+        if self.is_dry_run or not any(step.connects for step in self.steps):
+            return None
+        from airflow_provider_connectsafely.outreach.connections import ConnectSender
+        from airflow_provider_connectsafely.outreach.invitations import Invitations
+
+        sender = ConnectSender(
+            self.hook.send_connect_request,
+            ledger,
+            weekly_limit=self.weekly_limit,
+            relationship=self.hook.get_relationship,  # connected or invited people skip the step
+            on_unknown=self.on_unknown,
+        )
+        return Invitations(sender, self._build_connect, self.hook.get_relationship)
+
+    def _build_connect(self, enrollment: Enrollment, note: str | None) -> ConnectRequest:
+        from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT
+
+        who = enrollment.recipient
+        return self.hook.build_connect_request(
+            recipient_profile_urn=who if who.startswith("urn:") else None,
+            recipient_profile_id=None if who.startswith("urn:") else who,
+            note=note,
+            account_id=None if enrollment.account == DEFAULT_ACCOUNT else enrollment.account,
+        )
+
+    def _note_renderer(self, context: Context) -> Any:
+        load = template_loader(self)
+        notes = {
+            index: load(step.note) for index, step in enumerate(self.steps) if step.connects and step.note
+        }
+        base = dict(context) if context else {}
+
+        def render(step: SequenceStep, data: dict[str, Any], number: int) -> str | None:
+            template = notes.get(number - 1)
+            return template.render({**base, "recipient": data, "step": number}) if template else None
+
+        return render
 
     def _renderer(self, context: Context) -> Any:
         load = template_loader(self)

@@ -13,7 +13,7 @@ to a recipient:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -150,6 +150,18 @@ class AccountPool:
             return None
         return max(open_accounts, key=lambda a: (self.room(a), -self.accounts.index(a)))
 
+    def assign(self, identity: str) -> str:
+        """The account a new enrolment is given: its earlier account, else the one with the
+        most room, else (every account full today) the active one given the fewest; counted,
+        so the next new recipient is spread onto the others."""
+        account = self._sticky.get(identity) or self.pick(identity)
+        if account is None:
+            candidates = self.active or list(self.accounts)
+            account = min(candidates, key=lambda a: (self.used.get(a, 0), self.accounts.index(a)))
+        self.bind(identity, account)
+        self.count(account)
+        return account
+
     def bind(self, identity: str, account: str) -> None:
         """``account`` now holds ``identity`` (it was claimed for them)."""
         self._sticky.setdefault(identity, account)
@@ -199,6 +211,23 @@ class AccountPool:
                 self.retire(account, "not among the API key's LinkedIn accounts")
             elif found in UNAVAILABLE_STATUSES:
                 self.retire(account, f"the API reports its status as {found}")
+
+    def check_status(self, list_accounts: Callable[[], Mapping[str, Any]], log: Any) -> None:
+        """Retire the accounts the API reports unavailable (one ``GET /linkedin/accounts``); a
+        failed read is logged and the accounts stay in rotation (a send then tells).
+
+        :param list_accounts: the hook's ``list_accounts``.
+        :param log: where to log the accounts' state.
+        """
+        from airflow_provider_connectsafely.api.errors import ConnectSafelyError
+
+        try:
+            self.retire_unavailable(list_accounts())
+        except ConnectSafelyError as exc:
+            if exc.stops_batch:
+                raise
+            log.warning("Could not read the LinkedIn accounts' status (%s); sending from all of them", exc)
+        log.info("LinkedIn accounts of this run: %s", self.describe())
 
     @property
     def active(self) -> list[str]:

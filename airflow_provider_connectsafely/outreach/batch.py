@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.api.errors import ConnectSafelyError
     from airflow_provider_connectsafely.api.models import MessageRequest
     from airflow_provider_connectsafely.ledger.records import LedgerEntry
+    from airflow_provider_connectsafely.outreach.accounts import AccountPool
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender
     from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
 
@@ -143,6 +144,8 @@ class BatchRun:
     :param log: where progress and problems are logged.
     :param sleep: how to wait between sends (tests pass a fake).
     :param windows: the sending window on each recipient's clock; None: send any time.
+    :param accounts: several LinkedIn accounts to spread the recipients over (each request's
+        own account is then replaced); None sends from each request's account.
     """
 
     sender: GuardedSender | None
@@ -155,6 +158,7 @@ class BatchRun:
     log: logging.Logger | Any = field(default_factory=lambda: logging.getLogger(__name__))
     sleep: Callable[[float], None] = time.sleep
     windows: RecipientWindows | None = None
+    accounts: AccountPool | None = None
 
     def send_all(self, items: list[BatchItem], known: dict[str, LedgerEntry]) -> list[Outcome]:
         """Send to every valid item once; ``known`` holds the items' ledger rows, read in bulk.
@@ -167,6 +171,9 @@ class BatchRun:
         assert self.sender is not None
         if self.windows is not None:
             self.windows.screen(items)
+        if self.accounts is not None:
+            self.accounts.remember(i.identity for i in items if i.identity and i.request is not None)
+        capped: list[str] = []  # recipients waiting for their account's daily cap
         progress = _Progress(len(items), self.progress_every, self.log)
         done: list[Outcome] = []
         held: list[str] = []  # the time zone of each recipient outside their window
@@ -188,25 +195,97 @@ class BatchRun:
                 continue
             if self._may_send(entry) and last_attempt is not None:
                 self._pace(last_attempt)
-            outcome = self.sender.send(item.request, self._spec(item) if self.use_ledger else None, entry)
+            if self.accounts is None:
+                outcome = self.sender.send(item.request, self._spec(item) if self.use_ledger else None, entry)
+            else:
+                pooled = self._send_from_pool(item, entry)
+                if pooled is None:
+                    capped.append(item.recipient)
+                    continue
+                outcome = pooled
             done.append(outcome)
             progress.step(outcome.status)
             if outcome.status == status.SENT or outcome.error is not None:
                 last_attempt = time.monotonic()
-            if outcome.stops_batch:
+            if outcome.stops_batch and (self.accounts is None or not self.accounts.active):
                 done.extend(
                     Outcome(status.NOT_ATTEMPTED, rest.recipient, reason="batch stopped")
                     for rest in items[position + 1 :]
                 )
                 return done
-        if held and self.windows is not None:
-            raise self.windows.closed(held)
+        self._wait_for_the_rest(held, capped)
         return done
+
+    def _send_from_pool(self, item: BatchItem, entry: LedgerEntry | None) -> Outcome | None:
+        """Send ``item`` from the pool's account for it; None when it waits for a cap. An
+        account that refuses (401/403) leaves the rotation, and a new recipient is tried on
+        the next account at once."""
+        from dataclasses import replace
+
+        from airflow_provider_connectsafely.outreach.delivery import _UNSET, WaitRequired
+
+        pool, sender = self.accounts, self.sender
+        assert pool is not None and sender is not None and item.request is not None and item.identity
+        existing: Any = entry
+        while True:
+            own = pool.sticky(item.identity)
+            if own is not None and own in pool.retired:
+                reason = (
+                    f"its account {own} (which contacted them first) is out of rotation: {pool.retired[own]}"
+                )
+                return Outcome(status.NOT_ATTEMPTED, item.recipient, item.key, reason=reason)
+            account = pool.pick(item.identity)
+            if account is None:
+                return None
+            item.request = replace(item.request, account_id=account)
+            try:
+                outcome = sender.send(item.request, self._spec(item), existing)
+            except WaitRequired as wait:
+                if wait.account is None:
+                    raise
+                pool.full(wait.account)  # other tasks used the rest of its cap
+                continue
+            if outcome.status == status.SENT or (outcome.status == status.UNKNOWN and outcome.error):
+                pool.count(account)
+            if outcome.status in (status.SENT, status.UNKNOWN, status.IN_FLIGHT):
+                pool.bind(item.identity, account)
+            if not outcome.stops_batch:
+                return outcome
+            pool.retire(account, outcome.reason or "refused")
+            self.log.warning(
+                "LinkedIn account %s is out of rotation for this run: %s", account, outcome.reason
+            )
+            if own is not None or not pool.active:
+                return outcome
+            existing = _UNSET  # its row changed: the sender reads it again
+
+    def _wait_for_the_rest(self, held: list[str], capped: list[str]) -> None:
+        """Raise the wait for recipients held by a closed window or a full account, for
+        whichever opens first; return when none are held."""
+        from airflow_provider_connectsafely.outreach.delivery import WaitRequired
+
+        waits: list[WaitRequired] = []
+        if held and self.windows is not None:
+            waits.append(self.windows.closed(held))
+        if capped and self.accounts is not None:
+            reset_at = self.accounts.reset_at()
+            assert reset_at is not None
+            waits.append(
+                WaitRequired(
+                    reset_at,
+                    f"{len(capped)} recipient(s) wait for their LinkedIn account's daily cap "
+                    f"({self.accounts.describe()})",
+                )
+            )
+        if waits:
+            raise min(waits, key=lambda wait: wait.reset_at)
 
     def dry_run(self, items: list[BatchItem], known: dict[str, LedgerEntry]) -> list[Outcome]:
         """What :meth:`send_all` would do now, sending and recording nothing."""
         if self.windows is not None:
             self.windows.screen(items)
+        if self.accounts is not None:
+            self.accounts.remember(i.identity for i in items if i.identity and i.request is not None)
         done = []
         for item in items:
             entry = known.get(item.key or "")
@@ -216,10 +295,22 @@ class BatchRun:
                 done.append(Outcome(status.SKIPPED, item.recipient, reason="already sent"))
             else:
                 note = self.windows.note(self.windows.timezone_of(item.data)) if self.windows else None
+                if self.accounts is not None and item.identity:
+                    note = "; ".join(filter(None, [self._would_send_from(item.identity), note]))
                 done.append(
                     Outcome(status.WOULD_SEND, item.recipient, reason=note, message=item.request.message)
                 )
         return done
+
+    def _would_send_from(self, identity: str) -> str:
+        pool = self.accounts
+        assert pool is not None
+        account = pool.pick(identity)
+        if account is None:
+            return "waits for its account's daily cap"
+        pool.bind(identity, account)
+        pool.count(account)
+        return f"from account {account}"
 
     def counts_as_failure(self, outcome: Outcome) -> bool:
         """Failed or unknown; an earlier attempt's unknown outcome is not this run's failure

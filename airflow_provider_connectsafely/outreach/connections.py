@@ -68,6 +68,7 @@ class ConnectSender(GuardedSender["ConnectRequest"]):
     :param on_unknown: as for :class:`GuardedSender`.
     :param clock: as for :class:`GuardedSender`.
     :param in_flight_for: as for :class:`GuardedSender`.
+    :param gate: as for :class:`GuardedSender` (a closed sending window holds the request).
     """
 
     def __init__(
@@ -80,9 +81,16 @@ class ConnectSender(GuardedSender["ConnectRequest"]):
         on_unknown: str = "fail",
         clock: Clock | None = None,
         in_flight_for: timedelta = defaults.IN_FLIGHT_FOR,
+        gate: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(
-            send, ledger, daily_limit=None, on_unknown=on_unknown, clock=clock, in_flight_for=in_flight_for
+            send,
+            ledger,
+            daily_limit=None,
+            on_unknown=on_unknown,
+            clock=clock,
+            in_flight_for=in_flight_for,
+            gate=gate,
         )
         self.weekly_limit = weekly_limit or None
         self._relationship = relationship
@@ -141,4 +149,5 @@ class ConnectSender(GuardedSender["ConnectRequest"]):
                 reset_at,
                 f"Weekly limit of {self.weekly_limit} connection requests reached for LinkedIn "
                 f"account {account!r} ({used} since {start.isoformat(timespec='minutes')})",
+                account=account,
             )

@@ -52,12 +52,15 @@ class WaitRequired(Exception):
 
     :param reset_at: when sending may resume (UTC).
     :param reason: why.
+    :param account: the LinkedIn account whose cap is reached, when only one is concerned
+        (another account of the campaign may go on).
     """
 
-    def __init__(self, reset_at: datetime, reason: str) -> None:
+    def __init__(self, reset_at: datetime, reason: str, account: str | None = None) -> None:
         super().__init__(reason)
         self.reset_at = reset_at
         self.reason = reason
+        self.account = account
 
 
 def account_key(request: MessageRequest) -> str:
@@ -95,6 +98,8 @@ class GuardedSender(Generic[_Request]):
         send in progress (skipped here) rather than a crashed one (unknown).
     :param gate: called once the ledger allows a send, before the cap is counted and the key
         claimed; it raises :class:`WaitRequired` to hold the send (a closed sending window).
+    :param limit_for: each account's daily cap (None: no cap), instead of ``daily_limit``:
+        several accounts with their own caps and warm-up.
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class GuardedSender(Generic[_Request]):
         clock: Clock | None = None,
         in_flight_for: timedelta = defaults.IN_FLIGHT_FOR,
         gate: Callable[[], None] | None = None,
+        limit_for: Callable[[str], int | None] | None = None,
     ) -> None:
         if on_unknown not in ON_UNKNOWN:
             raise errors.ConnectSafelyValidationError(
@@ -119,6 +125,7 @@ class GuardedSender(Generic[_Request]):
         self._clock = clock or (ledger.clock if ledger is not None else utc_now)
         self.in_flight_for = in_flight_for
         self.gate = gate
+        self.limit_for = limit_for
 
     def send(self, request: _Request, spec: NewSend | None, existing: LedgerEntry | None = _UNSET) -> Outcome:
         """Send once; return the outcome. ``existing`` saves a lookup when the caller
@@ -233,13 +240,15 @@ class GuardedSender(Generic[_Request]):
     def _check_cap(self, account: str) -> None:
         """Count the ledger before every claim (one indexed COUNT), so parallel tasks on one
         account share the cap: together they overshoot it by at most one send each."""
-        if self.daily_limit is None or self.ledger is None:
+        limit = self.limit_for(account) if self.limit_for is not None else self.daily_limit
+        if limit is None or self.ledger is None:
             return
         start, reset_at = caps.window(self._clock())
         used = self.ledger.count_since(account, start)
-        if used >= self.daily_limit:
+        if used >= limit:
             raise WaitRequired(
                 reset_at,
-                f"Daily limit of {self.daily_limit} messages reached for LinkedIn account "
+                f"Daily limit of {limit} messages reached for LinkedIn account "
                 f"{account!r} ({used} since {start.isoformat(timespec='minutes')})",
+                account=account,
             )

@@ -20,11 +20,15 @@ from airflow_provider_connectsafely.ledger import sequences as state
 from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT, NewSend
 from airflow_provider_connectsafely.outreach import outcomes as status
 from airflow_provider_connectsafely.outreach.batch import PROBLEMS_LOGGED, BatchItem, invalid
+from airflow_provider_connectsafely.outreach.delivery import WaitRequired
+from airflow_provider_connectsafely.outreach.outcomes import Outcome
 
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.api.models import MessageRequest
     from airflow_provider_connectsafely.ledger.sequences import Enrollment, SequenceStore
+    from airflow_provider_connectsafely.outreach.accounts import AccountPool
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender
+    from airflow_provider_connectsafely.outreach.invitations import Invitations
     from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
     from airflow_provider_connectsafely.outreach.steps import SequenceStep
 
@@ -70,6 +74,12 @@ class SequenceRun:
     :param sleep: how to wait between sends.
     :param windows: the sending window on each recipient's clock (read from their row at
         enrolment); a due step outside it waits. None: send any time.
+    :param accounts: several LinkedIn accounts: each new recipient is enrolled with one (the
+        account that contacted them before, else the one with most room), an account that
+        refuses (401/403) is out of rotation for the run. None: each request's own account.
+    :param invitations: sends the connect steps and reads acceptance (needed when a step is
+        a connect step).
+    :param render_note: ``(step, enrollment data, step number) -> note`` of a connect step.
     """
 
     campaign: str
@@ -86,10 +96,15 @@ class SequenceRun:
     log: logging.Logger | Any = field(default_factory=lambda: logging.getLogger(__name__))
     sleep: Callable[[float], None] = time.sleep
     windows: RecipientWindows | None = None
+    accounts: AccountPool | None = None
+    invitations: Invitations | None = None
+    render_note: Callable[[SequenceStep, dict[str, Any], int], str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.on_removed not in ON_REMOVED:
             raise ValueError(f"on_removed must be one of {ON_REMOVED}, got {self.on_removed!r}")
+        if self.sender is not None and self.invitations is None and any(s.connects for s in self.steps):
+            raise ValueError("a sequence with a connect step needs invitations=")
         self._now: Clock = self.clock or self.store.ledger.clock
 
     def execute(self, items: list[BatchItem], *, dry_run: bool = False) -> dict[str, Any]:
@@ -106,10 +121,7 @@ class SequenceRun:
         people = {self._identity(i): i for i in items if i.request is not None}
         if dry_run:
             return self._dry_run(people, invalid_items)
-        enrolled = self.store.enroll(
-            self.campaign,
-            [(who, _account(i.request), _data(i)) for who, i in people.items()],
-        )
+        enrolled = self.store.enroll(self.campaign, self._newcomers(people))
         everyone = self.store.enrollments(self.campaign)
         live = self._reconcile(everyone, set(people))
         if self.replies is not None:
@@ -119,6 +131,16 @@ class SequenceRun:
         for outcome in invalid_items:
             self.log.warning("Recipient %s: not enrolled: %s", outcome.recipient, outcome.reason)
         return self._report(everyone, enrolled, this_run, invalid_items)
+
+    def _newcomers(self, people: dict[str, BatchItem]) -> list[tuple[str, str, dict[str, Any]]]:
+        """``(recipient, account, data)`` of those not enrolled yet; with several accounts,
+        each is given one (see :meth:`AccountPool.assign`)."""
+        if self.accounts is None:
+            return [(who, _account(i.request), _data(i)) for who, i in people.items()]
+        known = {e.recipient for e in self.store.enrollments(self.campaign)}
+        fresh = {who: item for who, item in people.items() if who not in known}
+        self.accounts.remember(fresh)
+        return [(who, self.accounts.assign(who), _data(item)) for who, item in fresh.items()]
 
     # -- the steps ---------------------------------------------------------------------
 
@@ -158,6 +180,7 @@ class SequenceRun:
         assert self.sender is not None
         done: dict[str, dict[str, Any]] = {}
         held: list[str] = []  # the time zone of each due step outside its window
+        capped: list[WaitRequired] = []  # an account's cap reached: its people wait
         last: float | None = None
         for enrollment in live:
             index = self.due_step(enrollment)
@@ -166,18 +189,44 @@ class SequenceRun:
                 continue
             if self._held(enrollment, index, held, done):
                 continue
+            pool = self.accounts
+            if pool is not None and enrollment.account in pool.retired:
+                why = (
+                    f"its account {enrollment.account} is out of rotation: {pool.retired[enrollment.account]}"
+                )
+                done[enrollment.recipient] = {"status": WAITING, "step": index + 1, "reason": why}
+                continue
             if last is not None and self.min_interval > 0:
                 self.sleep(max(0.0, self.min_interval - (time.monotonic() - last)))
-            outcome = self._send_step(enrollment, index)
+            try:
+                outcome = self._send_step(enrollment, index)
+            except WaitRequired as wait:
+                if wait.account is None:
+                    raise  # the API's rate limit: the whole run waits
+                capped.append(wait)
+                done[enrollment.recipient] = {"status": WAITING, "step": index + 1, "reason": wait.reason}
+                continue
             done[enrollment.recipient] = {"status": outcome.status, "step": index + 1}
             if outcome.reason and outcome.status != status.SENT:
                 done[enrollment.recipient]["reason"] = outcome.reason
             if outcome.status == status.SENT or outcome.error is not None:
                 last = time.monotonic()
             if outcome.stops_batch and outcome.error is not None:
-                raise outcome.error
+                if pool is None or enrollment.account == DEFAULT_ACCOUNT:
+                    raise outcome.error
+                pool.retire(enrollment.account, outcome.reason or "refused")
+                self.log.warning(
+                    "LinkedIn account %s is out of rotation for this run: %s",
+                    enrollment.account,
+                    outcome.reason,
+                )
+                if not pool.active:
+                    raise outcome.error
+        waits: list[WaitRequired] = list(capped)
         if held and self.windows is not None:
-            raise self.windows.closed(held)
+            waits.append(self.windows.closed(held))
+        if waits:
+            raise min(waits, key=lambda wait: wait.reset_at)
         return done
 
     def _held(
@@ -203,12 +252,39 @@ class SequenceRun:
     def _send_step(self, enrollment: Enrollment, index: int) -> Any:
         assert self.sender is not None
         step = self.steps[index]
+        key = f"sequence:{self.campaign}:{index + 1}:{enrollment.recipient}"
+        if step.connects:
+            assert self.invitations is not None
+            note = self.render_note(step, enrollment.data, index + 1) if self.render_note else None
+            outcome = self.invitations.send(enrollment, key, note, self.run)
+            return self._record(enrollment, index, key, outcome)
+        waiting = self._until_accepted(enrollment, index)
+        if waiting is not None:
+            return waiting
         message, subject = self.render(step, enrollment.data, index + 1)
         request = self.build(enrollment, message, subject)
-        key = f"sequence:{self.campaign}:{index + 1}:{enrollment.recipient}"
         dag_id, task_id, run_id, map_index = self.run or (None, None, None, None)
         spec = NewSend(key, enrollment.account, request.recipient, dag_id, task_id, run_id, map_index)
-        outcome = self.sender.send(request, spec)
+        return self._record(enrollment, index, key, self.sender.send(request, spec))
+
+    def _until_accepted(self, enrollment: Enrollment, index: int) -> Outcome | None:
+        """A message right after a connect step waits until the invitation is accepted (one
+        relationship read), or ends the enrolment once ``give_up_after`` has passed."""
+        from airflow_provider_connectsafely.outreach.invitations import GAVE_UP
+
+        if index == 0 or not self.steps[index - 1].connects or self.invitations is None:
+            return None
+        reason = self.invitations.waiting(enrollment, self.steps[index - 1], self._now())
+        if reason is None:
+            return None
+        if reason.startswith(GAVE_UP):
+            self.store.set_state(enrollment, state.FINISHED, error=reason)
+            self.log.info("Recipient %s: %s: the sequence ends for them", enrollment.recipient, reason)
+            return Outcome(state.FINISHED, enrollment.recipient, reason=reason)
+        return Outcome(WAITING, enrollment.recipient, reason=reason)
+
+    def _record(self, enrollment: Enrollment, index: int, key: str, outcome: Outcome) -> Outcome:
+        """Move the enrolment on after a step's outcome."""
         if outcome.status in (status.SENT, status.SKIPPED):
             answer = outcome.response or {}
             sent_at = self._sent_at(answer, key, outcome.status)
@@ -222,8 +298,9 @@ class SequenceRun:
         elif outcome.status == status.UNKNOWN:
             self.store.set_state(enrollment, state.UNKNOWN, error=outcome.reason)
         elif outcome.status == status.FAILED:
-            retry_later = (
-                outcome.error is not None and outcome.error.delivered is False and outcome.error.retryable
+            retry_later = outcome.error is not None and (
+                (outcome.error.delivered is False and outcome.error.retryable)
+                or outcome.error.stops_batch  # the account or key is at fault, not the person
             )
             if not retry_later:
                 self.store.set_state(enrollment, state.FAILED, error=outcome.reason)
@@ -376,8 +453,13 @@ class SequenceRun:
         if index is None:
             item["status"] = WAITING if enrollment.state == state.ACTIVE else enrollment.state
             return item
-        message, _subject = self.render(self.steps[index], enrollment.data, index + 1)
-        item.update(status=status.WOULD_SEND, step=index + 1, message=message)
+        step = self.steps[index]
+        if step.connects:
+            note = self.render_note(step, enrollment.data, index + 1) if self.render_note else None
+            item.update(status=status.WOULD_SEND, step=index + 1, action=step.action, note=note)
+        else:
+            message, _subject = self.render(step, enrollment.data, index + 1)
+            item.update(status=status.WOULD_SEND, step=index + 1, message=message)
         if self.windows is not None:
             try:
                 note = self.windows.note(self.windows.timezone_of(enrollment.data))

@@ -3,7 +3,7 @@ error mapping, run with ``execute`` against the emulator over loopback."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from helpers.connections import API_KEY
@@ -35,6 +35,8 @@ def test_template_fields_and_defaults():
         "connectsafely_conn_id",
         "dedupe_key",
         "ledger_conn_id",
+        "send_window",
+        "timezone",
     }
     op = operator(recipient_profile_id="x")
     assert op.weekly_limit == defaults.WEEKLY_CONNECT_LIMIT == 90
@@ -147,3 +149,15 @@ def test_mapped_operator_expands_over_people():
         )
     assert mapped.partial_kwargs["note"] == "Hi"
     assert mapped.expand_input.value == {"recipient_profile_id": ["a", "b"]}
+
+
+def test_a_closed_window_holds_the_request(connection):
+    from helpers.send_windows import clock_range, every_day
+
+    from airflow_provider_connectsafely.compat import TaskDeferred
+
+    now = datetime.now(timezone.utc)
+    closed = every_day(clock_range("UTC", timedelta(hours=2), timedelta(hours=1), at=now))
+    with pytest.raises(TaskDeferred):
+        operator(recipient_profile_id="wanda", send_window=closed).execute({})
+    assert CONNECT not in connection.request_counts()

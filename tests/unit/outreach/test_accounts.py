@@ -107,3 +107,85 @@ def test_warmup_counts_days_from_the_accounts_first_send(ledger):
 def test_account_ids_are_checked(ledger, accounts):
     with pytest.raises(ConnectSafelyValidationError, match="account_ids"):
         AccountPool(accounts, ledger, daily_limit=5)
+
+
+# -- the batch loop over several accounts (a fake API, a real SQLite ledger) -------------
+
+
+class FakeApi:
+    """Records (account, recipient); accounts in ``refusing`` answer 403."""
+
+    def __init__(self, refusing: tuple[str, ...] = ()) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.refusing = refusing
+
+    def __call__(self, request) -> dict:
+        from airflow_provider_connectsafely.api.errors import PermissionDeniedError
+
+        if request.account_id in self.refusing:
+            raise PermissionDeniedError(403, "trial expired")
+        self.sent.append((request.account_id, request.recipient))
+        return {"success": True}
+
+
+def batch_of(ledger, api, pool):
+    from airflow_provider_connectsafely.outreach.batch import BatchRun
+    from airflow_provider_connectsafely.outreach.delivery import GuardedSender
+
+    sender = GuardedSender(api, ledger, daily_limit=None, limit_for=pool.limits.get)
+    return BatchRun(sender=sender, accounts=pool)
+
+
+def people(*names: str):
+    from airflow_provider_connectsafely.outreach.batch import prepare_items
+
+    rows = [{"recipient_profile_id": n} for n in names]
+    return prepare_items(rows, lambda row: ("Hi", None), campaign="spring")
+
+
+def test_a_batch_spreads_over_the_accounts_and_waits_when_all_are_full(ledger):
+    from airflow_provider_connectsafely.outreach.delivery import WaitRequired
+
+    sent(ledger, "campaign:autumn:ann", "b", "ann", NOW - timedelta(days=40))  # ann belongs to b
+    api = FakeApi()
+    pool = AccountPool(["a", "b"], ledger, daily_limit=2)
+    items = people("ann", "bo", "cy", "di", "ed")
+
+    with pytest.raises(WaitRequired) as wait:
+        batch_of(ledger, api, pool).send_all(items, {})
+
+    assert api.sent == [("b", "ann"), ("a", "bo"), ("a", "cy"), ("b", "di")]
+    assert wait.value.reset_at == datetime(2030, 5, 15, tzinfo=timezone.utc)
+    assert "1 recipient(s) wait for their LinkedIn account's daily cap" in wait.value.reason
+    assert {e.account for e in ledger.get_many(i.key for i in items).values()} == {"a", "b"}
+
+    # The next day the batch goes on; nobody gets a second message.
+    ledger.clock = lambda: NOW + timedelta(days=1)
+    done = batch_of(ledger, api, AccountPool(["a", "b"], ledger, daily_limit=2)).send_all(items, {})
+    assert api.sent[4:] == [("a", "ed")]
+    assert [o.status for o in done].count("sent") == 1
+
+
+def test_an_account_that_refuses_leaves_the_rotation_and_the_others_go_on(ledger):
+    sent(ledger, "campaign:autumn:ann", "a", "ann", NOW - timedelta(days=3))  # ann belongs to a
+    api = FakeApi(refusing=("a",))
+    pool = AccountPool(["a", "b"], ledger, daily_limit=None)
+    items = people("bo", "ann", "cy")
+
+    done = batch_of(ledger, api, pool).send_all(items, {})
+
+    assert api.sent == [("b", "bo"), ("b", "cy")]
+    outcomes = [(o.recipient, o.status) for o in done]
+    assert outcomes == [("bo", "sent"), ("ann", "not_attempted"), ("cy", "sent")]
+    assert "its account a (which contacted them first) is out of rotation" in done[1].reason
+    assert pool.retired == {"a": "PermissionDeniedError: ConnectSafely API answered 403: trial expired"}
+    assert ledger.get("campaign:spring:bo").account == "b"
+
+
+def test_when_every_account_refuses_the_batch_stops(ledger):
+    api = FakeApi(refusing=("a", "b"))
+    done = batch_of(ledger, api, AccountPool(["a", "b"], ledger, daily_limit=None)).send_all(
+        people("bo", "cy"), {}
+    )
+    assert [o.status for o in done] == ["failed", "not_attempted"]
+    assert api.sent == []
