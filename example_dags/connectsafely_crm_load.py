@@ -30,11 +30,11 @@ with DAG(
         with source.open(newline="") as handle, connect() as db:
             rows = [row for row in csv.DictReader(handle) if row["consent"] == "yes"]
             db.executemany(
-                "INSERT INTO contacts (contact_id, first_name, last_name, company, linkedin_url) "
-                "VALUES (:contact_id, :first_name, :last_name, :company, :linkedin_url) "
+                "INSERT INTO contacts (contact_id, first_name, last_name, company, linkedin_url, timezone) "
+                "VALUES (:contact_id, :first_name, :last_name, :company, :linkedin_url, :timezone) "
                 "ON CONFLICT (contact_id) DO UPDATE SET first_name = excluded.first_name, "
                 "last_name = excluded.last_name, company = excluded.company, "
-                "linkedin_url = excluded.linkedin_url",
+                "linkedin_url = excluded.linkedin_url, timezone = excluded.timezone",
                 rows,
             )
         return len(rows)

@@ -18,6 +18,6 @@ def connect() -> sqlite3.Connection:
     db.execute(
         "CREATE TABLE IF NOT EXISTS contacts (contact_id INTEGER PRIMARY KEY, first_name TEXT, "
         "last_name TEXT, company TEXT, linkedin_url TEXT, contacted_at TEXT, outreach_status TEXT, "
-        "sequence_state TEXT, replied_at TEXT, reply_text TEXT)"
+        "sequence_state TEXT, replied_at TEXT, reply_text TEXT, timezone TEXT)"
     )
     return db
