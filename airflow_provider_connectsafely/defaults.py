@@ -29,6 +29,10 @@ IN_FLIGHT_FOR = timedelta(minutes=15)
 #: ConnectSafely's documented limit: connection requests per LinkedIn account per week, the
 #: week starting Monday 00:00 UTC.
 WEEKLY_CONNECT_LIMIT = 90
+#: A sequence re-reads whether a connection request was accepted after this share of the
+#: invitation's age has passed since the last read, and at least once this often.
+ACCEPT_RECHECK_SHARE = 0.25
+ACCEPT_RECHECK_MAX = timedelta(days=1)
 #: The longest note (``customMessage``) a connection request may carry, in UTF-16 code units.
 CONNECT_NOTE_LENGTH = 300
 #: Longest total time a connection request may spend deferred: a weekly reset is up to 7 days

@@ -43,6 +43,7 @@ BENCHMARKS: list[str] = [
     "benchmarks.sequence_replies",  # 6. API calls of a sequence's reply detection
     "benchmarks.ui_endpoint",  # 7. the ledger page's data endpoints on a 1,000,000-row ledger
     "benchmarks.rate_pacing",  # 8. pacing from the rate-limit headers at 60 requests a minute
+    "benchmarks.connect_acceptance",  # 9. relationship reads of connect steps waiting for acceptance
 ]
 
 # Benchmarks of issue 6 still waiting for a feature (none today).

@@ -102,6 +102,8 @@ enrollments = Table(
     Column("reply_text", Text),
     Column("error", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # 0004: when a connect step's acceptance was last read (reads are spaced out).
+    Column("checked_at", DateTime(timezone=True)),
     Index("ix_connectsafely_enrollments_state", "campaign", "state"),
 )
 

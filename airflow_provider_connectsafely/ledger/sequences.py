@@ -47,6 +47,7 @@ class Enrollment:
     :param replied_at: when they replied.
     :param reply_text: what they replied.
     :param error: why the enrolment failed or is unknown.
+    :param checked_at: when the connection request's acceptance was last read (connect steps).
     """
 
     campaign: str
@@ -62,6 +63,7 @@ class Enrollment:
     replied_at: datetime | None = None
     reply_text: str | None = None
     error: str | None = None
+    checked_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, for XCom and the CLI."""
@@ -165,6 +167,10 @@ class SequenceStore:
         values: dict[str, Any] = {"state": state, "error": error[:_MAX_TEXT] if error else None, **extra}
         return self._update(enrollment, values, expect_step=enrollment.step)
 
+    def mark_checked(self, enrollment: Enrollment, at: datetime) -> bool:
+        """Record when the acceptance of the person's connection request was read."""
+        return self._update(enrollment, {"checked_at": at}, expect_step=enrollment.step)
+
     def mark_replied(self, enrollment: Enrollment, reply_at: datetime, text: str) -> bool:
         return self.set_state(enrollment, REPLIED, replied_at=reply_at, reply_text=(text or "")[:_MAX_TEXT])
 
@@ -234,4 +240,5 @@ def _enrollment(row: Any) -> Enrollment:
         replied_at=when("replied_at"),
         reply_text=row["reply_text"],
         error=row["error"],
+        checked_at=when("checked_at"),
     )

@@ -191,6 +191,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
     def _invitations(self, ledger: SendLedger) -> Invitations | None:
         if self.is_dry_run or not any(step.connects for step in self.steps):
             return None
+        from airflow_provider_connectsafely.ledger.sequences import SequenceStore
         from airflow_provider_connectsafely.outreach.connections import ConnectSender
         from airflow_provider_connectsafely.outreach.invitations import Invitations
 
@@ -201,7 +202,8 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
             relationship=self.hook.get_relationship,  # connected or invited people skip the step
             on_unknown=self.on_unknown,
         )
-        return Invitations(sender, self._build_connect, self.hook.get_relationship)
+        store = SequenceStore(ledger)
+        return Invitations(sender, self._build_connect, self.hook.get_relationship, store.mark_checked)
 
     def _build_connect(self, enrollment: Enrollment, note: str | None) -> ConnectRequest:
         from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT

@@ -1,5 +1,5 @@
-"""What a send is (``kind``), its campaign as a column, the page's indexes, and per-day counts
-kept by triggers.
+"""What a send is (``kind``), its campaign as a column, the page's indexes, per-day counts
+kept by triggers, and when a sequence last read a connection request's acceptance.
 
 Revision ID: 0004
 Revises: 0003
@@ -22,6 +22,7 @@ branch_labels = None
 depends_on = None
 
 SENDS = "connectsafely_sends"
+ENROLLMENTS = "connectsafely_enrollments"
 COUNTS = "connectsafely_send_counts"
 INDEXES = {
     "ix_connectsafely_sends_updated": ["updated_at", "dedupe_key"],
@@ -36,6 +37,7 @@ _PAGE = 5_000
 def upgrade() -> None:
     op.add_column(SENDS, sa.Column("kind", sa.String(16), nullable=False, server_default="message"))
     op.add_column(SENDS, sa.Column("campaign", sa.String(300), nullable=True))
+    op.add_column(ENROLLMENTS, sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True))
     _fill_campaigns()
     for name, columns in INDEXES.items():
         op.create_index(name, SENDS, columns)
@@ -97,3 +99,5 @@ def downgrade() -> None:
     with op.batch_alter_table(SENDS) as batch:
         batch.drop_column("campaign")
         batch.drop_column("kind")
+    with op.batch_alter_table(ENROLLMENTS) as batch:
+        batch.drop_column("checked_at")
