@@ -89,7 +89,16 @@ def test_real_api_server_anonymous_viewer_admin(real_server):
     viewer = {"Authorization": f"Bearer {token(server.base, 'viewer')}"}
     today = requests.get(f"{base}/api/today", headers=viewer, timeout=30)
     assert today.status_code == 200, today.text
-    assert today.json()["accounts"] == [{"account": "acct-1", "sent_today": 1, "cap": 150, "left": 149}]
+    assert today.json()["accounts"] == [
+        {
+            "account": "acct-1",
+            "sent_today": 1,
+            "cap": 150,
+            "left": 149,
+            "connects_this_week": 0,
+            "connect_cap": 90,
+        }
+    ]
     rows = requests.get(f"{base}/api/sends", headers=viewer, timeout=30).json()["rows"]
     assert {r["recipient"] for r in rows} == {"zoe", "yan"}
     page = requests.get(f"{base}/", headers=viewer, timeout=30)

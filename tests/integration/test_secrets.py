@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from helpers.connections import connection_json
-from helpers.dag_runs import load_dag, rendered_fields
+from helpers.dag_runs import load_dag, rendered_fields, run_any_time
 from helpers.paths import EXAMPLE_DAGS
 from helpers.task_logs import captured_task_logs, files_containing
 from hypothesis import HealthCheck, example, given, settings
@@ -121,7 +121,7 @@ def test_canary_key_appears_only_in_the_authorization_header(
     canary.inject(spec.pop("fault"), **spec)
     no_sleep(monkeypatch)
     with captured_task_logs() as lines:
-        run = load_dag(example_dag).test()
+        run = run_any_time(load_dag(example_dag))
     out, err = capfd.readouterr()
     records = canary.requests()
 
