@@ -15,6 +15,7 @@ DEMO_HOME := $(CURDIR)/.airflow-demo
 PYTEST_ARGS ?=
 
 .PHONY: install test test-unit smoke lint typecheck demo clean postgres-deps browser-deps test-floor docs
+.PHONY: test-deploy deploy-deps
 FLOOR_AIRFLOW_VERSION ?= 3.1.8
 CHROMIUM ?= /usr/bin/chromium
 
@@ -60,6 +61,29 @@ browser-deps:
 	else
 		echo "WARNING: $(CHROMIUM) is missing and apt-get needs root: install the chromium package"
 	fi
+
+# Redis for the CeleryExecutor deployment test: Debian's redis-server when missing, installed
+# only as root with apt-get. The tests start it themselves, on a free port.
+deploy-deps:
+	@command -v redis-server >/dev/null && exit 0
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+	else
+		echo "WARNING: redis-server is missing and apt-get needs root: install the redis-server package"
+	fi
+
+DEPLOY_STAMP := $(VENV)/.installed-deploy-$(AIRFLOW_VERSION)
+
+$(DEPLOY_STAMP): $(STAMP) pyproject.toml
+	$(PIP) install "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,deploy]" 2>&1 | { grep -v "is ignored" || true; }
+	$(BIN)/python -c "import airflow.providers.celery, celery, redis"
+	touch $@
+
+# The provider in real Airflow deployments (tests/deploy/, excluded from `make test`): a
+# LocalExecutor one (api-server, scheduler, dag-processor, triggerer) and a CeleryExecutor one
+# (Redis, two workers), each on a PostgreSQL of the tests' own. About 10 minutes on 2 cores.
+test-deploy: $(DEPLOY_STAMP) postgres-deps deploy-deps
+	$(BIN)/python -m pytest tests/deploy $(PYTEST_ARGS)
 
 # Everything: lint, types, docs, the whole suite, the unit tests again with the clock moved
 # years ahead (a test that depends on today's date fails there), then the built wheel
@@ -115,6 +139,12 @@ demo: install
 	for dag in connectsafely_scheduled_send connectsafely_inmail connectsafely_mapped_sends connectsafely_notify_on_failure connectsafely_crm_load; do
 		run_dag $$dag 1
 	done
+	all_week='{"send_window": "Mon-Sun 00:00-24:00"}'
+	echo "== Connect first, from two accounts: each new contact gets a connection request"
+	run_dag connectsafely_connect_sequence 1 "$$all_week"
+	$(BIN)/python -m airflow_provider_connectsafely.emulator.show http://127.0.0.1:$(DEMO_PORT) --accept ada-lovelace-1815
+	echo "== The next run thanks Ada, from the account that invited her; the others wait for acceptance"
+	run_dag connectsafely_connect_sequence 2 "$$all_week"
 	echo "== CRM outreach (after the load): every new contact gets one message"
 	run_dag connectsafely_crm_outreach 1
 	echo "== The same outreach offering every contact again: the send ledger reports each as already sent"

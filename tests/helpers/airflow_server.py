@@ -71,10 +71,15 @@ class AirflowHome:
 
 
 class ApiServer:
-    """``airflow api-server`` as a subprocess in its own process group."""
+    """``airflow api-server`` as a subprocess in its own process group.
 
-    def __init__(self, home: AirflowHome) -> None:
-        self.port = free_port()
+    :param home: the Airflow home and environment it runs with.
+    :param port: the port to listen on; a free one when None (a deployment that must name the
+        port in other processes' configuration first picks it with :func:`free_port`).
+    """
+
+    def __init__(self, home: AirflowHome, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = home.path / "api-server.log"
         self._log = self.log_path.open("w")
