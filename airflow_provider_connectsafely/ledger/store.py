@@ -254,6 +254,25 @@ class SendLedger:
     def mark_unknown(self, dedupe_key: str, token: str, reason: str) -> None:
         self._finish(dedupe_key, token, state=UNKNOWN, error=reason[:_MAX_ERROR])
 
+    def mark_abandoned(self, dedupe_key: str, attempts: int, reason: str) -> bool:
+        """Record a ``pending`` row whose try stopped before recording an outcome as
+        ``unknown``; only if it is still that try's claim (same number of attempts).
+
+        :returns: whether the row changed.
+        """
+        from sqlalchemy import update
+
+        from airflow_provider_connectsafely.ledger.schema import sends
+
+        query = (
+            update(sends)
+            .where(sends.c.dedupe_key == dedupe_key)
+            .where(sends.c.state == PENDING, sends.c.attempts == attempts)
+            .values(state=UNKNOWN, error=reason[:_MAX_ERROR], updated_at=self.clock())
+        )
+        with self.engine.begin() as conn:
+            return bool(conn.execute(query).rowcount)
+
     def resolve(self, dedupe_key: str, state: str, note: str = "", *, settled_by: str | None = None) -> bool:
         """Settle a ``pending`` or ``unknown`` row by hand after checking LinkedIn:
         ``sent`` (it was delivered) or ``failed`` (it was not; a new attempt may send).

@@ -101,6 +101,7 @@ class ConnectSafelyBaseOperator(BaseOperator):
         conn_id = self.ledger_conn_id or self.hook.settings.ledger_conn_id
         ledger = open_ledger(conn_id, self.log)
         self.log.info("Send ledger: %s", ledger.describe())
+        self._ledger_in_use = ledger.describe()
         return ledger
 
     def _sender(
@@ -156,16 +157,19 @@ class ConnectSafelyBaseOperator(BaseOperator):
     def _pause(self, wait: WaitRequired, deferred_since: str | None) -> None:
         """Defer until ``wait.reset_at`` (worker slot released), or skip or fail.
 
-        A closed sending window is waited for like a limit, but its wait does not count
-        toward ``max_defer``: the budget starts again once the window opens."""
+        ``max_defer`` bounds each wait for an account's cap, and the total of waits for the
+        API's holds (429) since the first of them. A cap wait starts the budget again (a batch
+        longer than one day's cap goes on night after night); a closed sending window is waited
+        for like a limit but neither counts nor is bounded."""
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
         from airflow_provider_connectsafely.compat import AirflowException, AirflowSkipException
         from airflow_provider_connectsafely.outreach.recipient_windows import WindowClosed
 
         window = isinstance(wait, WindowClosed)
+        restarts = window or wait.account is not None  # a cap resets: progress is certain
         now = datetime.now(timezone.utc)
-        since = datetime.fromisoformat(deferred_since) if deferred_since else now
+        since = datetime.fromisoformat(deferred_since) if deferred_since and not restarts else now
         resume_at = wait.reset_at + timedelta(seconds=1)
         if self.on_limit == "skip":
             raise AirflowSkipException(f"{wait.reason}; skipped (on_limit='skip')")
@@ -181,7 +185,7 @@ class ConnectSafelyBaseOperator(BaseOperator):
         self.defer(
             trigger=DateTimeTrigger(moment=resume_at),
             method_name="execute_complete",
-            kwargs={"deferred_since": None if window else since.isoformat()},
+            kwargs={"deferred_since": None if restarts else since.isoformat()},
         )
 
     def render_template(
@@ -207,11 +211,33 @@ class ConnectSafelyBaseOperator(BaseOperator):
             ) from exc
 
     def execute(self, context: Context) -> Any:
-        return self._run(context, None)
+        return self._run_reporting_ledger_errors(context, None)
 
     def execute_complete(self, context: Context, event: Any = None, deferred_since: str | None = None) -> Any:
         """Resume after a deferral: the ledger knows what was already sent."""
-        return self._run(context, deferred_since)
+        return self._run_reporting_ledger_errors(context, deferred_since)
+
+    def _run_reporting_ledger_errors(self, context: Context, deferred_since: str | None) -> Any:
+        """Run; a database error of the ledger (down, unreachable, restarted) fails this try
+        with a clear, retryable error: nothing is sent without a claim, so a retry carries on."""
+        import sys
+
+        try:
+            return self._run(context, deferred_since)
+        except Exception as exc:
+            database = sys.modules.get("sqlalchemy.exc")  # loaded whenever a ledger was opened
+            if database is None or not isinstance(exc, database.SQLAlchemyError):
+                raise
+            from airflow_provider_connectsafely.compat import AirflowException
+            from airflow_provider_connectsafely.ledger.queries import first_line
+
+            where = getattr(self, "_ledger_in_use", "the send ledger")
+            raise AirflowException(
+                f"The send ledger ({where}) failed: {first_line(exc)}. Nothing was sent without a "
+                "claim and every send made is recorded, so a retry or a rerun of this task carries "
+                "on without sending twice. Fix: check that the ledger's database is up and "
+                "reachable from every worker"
+            ) from exc
 
     def _run(self, context: Context, deferred_since: str | None) -> Any:
         raise NotImplementedError

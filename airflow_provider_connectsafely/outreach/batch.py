@@ -270,11 +270,13 @@ class BatchRun:
         if capped and self.accounts is not None:
             reset_at = self.accounts.reset_at()
             assert reset_at is not None
+            full = ", ".join(a for a in self.accounts.accounts if not self.accounts.has_room(a))
             waits.append(
                 WaitRequired(
                     reset_at,
                     f"{len(capped)} recipient(s) wait for their LinkedIn account's daily cap "
                     f"({self.accounts.describe()})",
+                    account=full or None,
                 )
             )
         if waits:

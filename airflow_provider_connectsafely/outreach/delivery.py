@@ -52,8 +52,8 @@ class WaitRequired(Exception):
 
     :param reset_at: when sending may resume (UTC).
     :param reason: why.
-    :param account: the LinkedIn account whose cap is reached, when only one is concerned
-        (another account of the campaign may go on).
+    :param account: the LinkedIn account (or accounts) whose cap is reached; None for a wait
+        the API asked for (a 429 hold), which counts toward ``max_defer``.
     """
 
     def __init__(self, reset_at: datetime, reason: str, account: str | None = None) -> None:
@@ -73,14 +73,22 @@ def recipient_identity(request: MessageRequest) -> str:
     return (request.recipient_profile_id or "").lower() or request.recipient_profile_urn or ""
 
 
+#: Why a claim whose try never recorded an outcome is ``unknown``.
+ABANDONED = (
+    "the try that claimed it stopped before recording an outcome (a crash, a killed worker or a "
+    "lost database connection); the message may have gone out"
+)
+
+
 def unresolved_reason(entry: LedgerEntry) -> str:
     state = "still pending (an earlier try stopped mid-send)" if entry.state == PENDING else "unknown"
     return (
         f"An earlier attempt for dedupe key {entry.dedupe_key!r} is {state}"
         f"{': ' + entry.error if entry.error else ''}. It may have been delivered, so it was not "
-        "sent again. Check the LinkedIn conversation, then either mark it in the ledger "
-        "(SendLedger.resolve(key, 'sent' | 'failed')) or run with on_unknown='resend' (may "
-        "message the person twice) or on_unknown='skip'."
+        "sent again. Check the LinkedIn conversation, then settle it: `connectsafely-ledger "
+        "settle KEY sent|failed --note ...`, the Settle button of the ConnectSafely ledger page, "
+        "or SendLedger.resolve; or run with on_unknown='resend' (may message the person twice) "
+        "or on_unknown='skip'."
     )
 
 
@@ -220,6 +228,10 @@ class GuardedSender(Generic[_Request]):
         if entry.state in (PENDING, UNKNOWN):
             if self.on_unknown == "resend":
                 return None
+            if entry.state == PENDING and self.ledger is not None:
+                # Its try stopped between claim and outcome: record that, so the row stops
+                # looking in flight and reads as what it is.
+                self.ledger.mark_abandoned(entry.dedupe_key, entry.attempts, ABANDONED)
             reason = unresolved_reason(entry)
             if self.on_unknown == "skip":
                 reason = f"{reason} Not sent (on_unknown='skip')."

@@ -190,12 +190,13 @@ def test_fifty_mapped_sends_on_the_default_sqlite_ledger(local, deploy_emulator)
     assert not locked
 
 
-def failure(logs: dict[Path, str]) -> dict[str, Any]:
-    """The exception of the "Task failed with exception" line of a task's JSON log."""
+def failure(logs: dict[Path, str]) -> list[dict[str, Any]]:
+    """The exceptions (the raised one and its causes) of the "Task failed with exception" line
+    of a task's JSON log."""
     for text in logs.values():
         for line in text.splitlines():
             if '"Task failed with exception"' in line:
-                return json.loads(line)["error_detail"][0]
+                return list(json.loads(line)["error_detail"])
     raise AssertionError("no failure in the task logs")
 
 
@@ -234,11 +235,13 @@ def test_postgres_restarted_in_the_middle_of_a_batch(local, restart_pg, deploy_e
     # holds exactly the delivered recipients, all sent.
     rows = ledger_rows(restart_pg.url())
     assert {r: row["state"] for r, row in rows.items()} == dict.fromkeys(delivered, "sent")
-    # The task failed on the ledger, at a claim: before sending to the next recipient.
-    error = failure(local.task_logs("deploy_pg_batch", run_id))
-    print(f"The batch's error: {error['exc_type']}: {error['exc_value']}")
-    assert error["exc_type"] == "OperationalError" and "Connection refused" in error["exc_value"]
-    assert ("ledger/store.py", "claim") in {(f["filename"][-15:], f["name"]) for f in error["frames"]}
+    # The task failed on the ledger with a clear error (the database error is its cause).
+    errors = {error["exc_type"]: error for error in failure(local.task_logs("deploy_pg_batch", run_id))}
+    print(f"The batch's error: {errors.get('AirflowException', {}).get('exc_value')}")
+    said = errors["AirflowException"]["exc_value"]
+    assert said.startswith("The send ledger (postgresql+psycopg://") and "carries on" in said
+    cause = errors["OperationalError"]
+    assert "Connection refused" in cause["exc_value"]
 
     local.clear("deploy_pg_batch", run_id, only_failed=True)
     local.wait(

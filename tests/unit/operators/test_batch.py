@@ -102,6 +102,26 @@ def test_cap_reached_defers_until_the_reset(connection):
     assert len(connection.messages()) == 1
 
 
+def test_each_cap_wait_starts_the_max_defer_budget_again_but_api_holds_add_up(connection):
+    """A batch longer than one day's cap goes on night after night; 429 holds are bounded."""
+    people = [{"recipient_profile_id": f"night-{n}"} for n in range(3)]
+    batch = SendLinkedInMessageBatchOperator(task_id="b", recipients=people, message="hi", daily_limit=1)
+    long_ago = (datetime.now(timezone.utc) - timedelta(hours=30)).isoformat()
+    with pytest.raises(TaskDeferred) as info:
+        batch.execute_complete(fake_context("n1"), deferred_since=long_ago)
+    assert info.value.kwargs == {"deferred_since": None}
+    assert len(connection.messages()) == 1
+
+    connection.inject("rate_limit_hold_until", seconds=7200)
+    held = SendLinkedInMessageOperator(task_id="t", recipient_profile_id="held", message="hi")
+    with pytest.raises(TaskDeferred) as first:
+        held.execute(fake_context("h1"))
+    assert first.value.kwargs["deferred_since"] is not None
+    connection.inject("rate_limit_hold_until", seconds=7200)
+    with pytest.raises(AirflowException, match="beyond max_defer"):
+        held.execute_complete(fake_context("h1"), deferred_since=long_ago)
+
+
 def test_dry_run_sends_nothing_and_validates_everything(connection):
     op = SendLinkedInMessageBatchOperator(
         task_id="dry",
@@ -262,3 +282,22 @@ def test_endpoint_typos_fail_when_the_dag_is_parsed(kwargs, words):
         SendLinkedInMessageOperator(task_id="t", recipient_profile_id="x", message="hi", **kwargs)
     with pytest.raises(ValueError, match=words):
         SendLinkedInMessageBatchOperator(task_id="b", recipients=["x"], message="hi", **kwargs)
+
+
+def test_a_ledger_database_that_is_down_fails_the_try_with_a_clear_retryable_error(connection, monkeypatch):
+    from helpers.airflow_server import free_port
+
+    url = f"postgresql+psycopg://ops:s3cret-pw@127.0.0.1:{free_port()}/ledger?connect_timeout=2"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DOWN_LEDGER", json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": url}})
+    )
+    batch = SendLinkedInMessageBatchOperator(
+        task_id="b", recipients=["dora"], message="hi", ledger_conn_id="down_ledger"
+    )
+    with pytest.raises(AirflowException) as info:
+        batch.execute(fake_context("down"))
+    message = str(info.value)
+    assert not isinstance(info.value, AirflowFailException)  # retries apply
+    assert message.startswith("The send ledger (postgresql+psycopg://ops:***@127.0.0.1:")
+    assert "carries on without sending twice" in message and "s3cret-pw" not in message
+    assert connection.requests() == []

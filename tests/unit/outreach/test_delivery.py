@@ -80,7 +80,7 @@ def test_unknown_delivery_is_recorded_and_blocks_a_resend_by_default(store):
     assert store.get("key-ann").state == UNKNOWN
     blocked = sender(api, store).send(request(), spec())
     assert blocked.status == "unknown"
-    assert "resolve" in blocked.reason and "on_unknown='resend'" in blocked.reason
+    assert "settle" in blocked.reason and "on_unknown='resend'" in blocked.reason
     skipped = sender(api, store, on_unknown="skip").send(request(), spec())
     assert skipped.status == "unknown" and "on_unknown='skip'" in skipped.reason
     assert api.sent == []
@@ -92,6 +92,11 @@ def test_a_pending_row_from_a_crashed_try_is_treated_as_unknown(store):
     store.claim(spec())  # a try that died mid-send
     outcome = sender(FakeApi(), store).send(request(), spec())
     assert outcome.status == "unknown" and "still pending" in outcome.reason
+    assert "connectsafely-ledger settle" in outcome.reason
+    # ...and recorded so: the row no longer looks like a send in progress to other tasks
+    row = store.get("key-ann")
+    assert row.state == UNKNOWN and row.error.startswith("the try that claimed it stopped")
+    assert not store.mark_abandoned("key-ann", row.attempts, "again")  # only a pending row
 
 
 @pytest.mark.parametrize(
