@@ -11,8 +11,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.api.errors import ConnectSafelyError
 from airflow_provider_connectsafely.clock import Clock
@@ -22,6 +22,7 @@ from airflow_provider_connectsafely.outreach import outcomes as status
 from airflow_provider_connectsafely.outreach.batch import PROBLEMS_LOGGED, BatchItem, invalid
 from airflow_provider_connectsafely.outreach.delivery import WaitRequired
 from airflow_provider_connectsafely.outreach.outcomes import Outcome
+from airflow_provider_connectsafely.outreach.reply_check import ReplyCheck, ReplyReader
 
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.api.models import MessageRequest
@@ -32,25 +33,12 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
     from airflow_provider_connectsafely.outreach.steps import SequenceStep
 
-#: Replies are re-read this far behind the watermark: a message that reaches the API's
-#: listing late is still seen. Reading one twice is harmless.
-REPLY_OVERLAP = timedelta(minutes=10)
 ON_REMOVED = ("continue", "stop")
 #: This run's statuses besides the send outcomes: not due yet, or stopped by a reply.
 WAITING = "waiting"
 REPLIED = "replied"
 
 RunIds = tuple[str, str, str, int]
-
-
-class ReplyReader(Protocol):
-    """Where replies come from (the hook, in production)."""
-
-    def recent(self, since: datetime, account_id: str | None) -> list[dict[str, Any]]:
-        """Replies after ``since`` across the account's conversations (few calls)."""
-
-    def in_conversation(self, conversation_urn: str, since: datetime, account_id: str | None) -> list[dict]:
-        """Replies after ``since`` in one conversation (one call or a few)."""
 
 
 @dataclass
@@ -125,7 +113,7 @@ class SequenceRun:
         everyone = self.store.enrollments(self.campaign)
         live = self._reconcile(everyone, set(people))
         if self.replies is not None:
-            self._read_replies(live)
+            ReplyCheck(self.campaign, self.store, self.replies, self._now, self.due_step, self.log).run(live)
         live = [e for e in live if e.state in (state.ACTIVE, state.UNKNOWN)]
         this_run = self._send_due(live)
         for outcome in invalid_items:
@@ -313,64 +301,6 @@ class SequenceRun:
                 return entry.updated_at
         return self._now()
 
-    # -- replies -----------------------------------------------------------------------
-
-    def _read_replies(self, live: list[Enrollment]) -> None:
-        """Mark those who replied since their first step; one account-wide listing per
-        account (from a watermark), per-conversation reads only where it fails."""
-        assert self.replies is not None
-        watched = [e for e in live if e.step >= 1 and e.first_sent_at is not None]
-        by_account: dict[str, list[Enrollment]] = {}
-        for enrollment in watched:
-            by_account.setdefault(enrollment.account, []).append(enrollment)
-        for account, group in by_account.items():
-            api_account = None if account == DEFAULT_ACCOUNT else account
-            earliest = min(e.first_sent_at for e in group if e.first_sent_at)
-            since = max(earliest, (self.store.watermark(self.campaign, account) or earliest) - REPLY_OVERLAP)
-            checked_at = self._now()
-            try:
-                found = self.replies.recent(since, api_account)
-            except ConnectSafelyError as exc:
-                if exc.stops_batch:
-                    raise
-                self.log.warning("Reading recent messages failed (%s); reading each due conversation", exc)
-                found = self._per_conversation(group, api_account)
-            self._match(group, found)
-            self.store.set_watermark(self.campaign, account, checked_at)
-
-    def _per_conversation(self, group: list[Enrollment], account_id: str | None) -> list[dict[str, Any]]:
-        assert self.replies is not None
-        found: list[dict[str, Any]] = []
-        for enrollment in group:
-            if (
-                enrollment.conversation_urn
-                and enrollment.first_sent_at
-                and self.due_step(enrollment) is not None
-            ):
-                found.extend(
-                    self.replies.in_conversation(
-                        enrollment.conversation_urn, enrollment.first_sent_at, account_id
-                    )
-                )
-        return found
-
-    def _match(self, group: list[Enrollment], found: list[dict[str, Any]]) -> None:
-        by_conversation = {e.conversation_urn: e for e in group if e.conversation_urn}
-        by_person = {e.recipient: e for e in group}
-        for reply in sorted(found, key=lambda r: str(r.get("sentAt") or "")):
-            enrollment = by_conversation.get(str(reply.get("conversationUrn"))) or by_person.get(
-                str(reply.get("senderProfileId") or "").lower()
-            )
-            if enrollment is None or enrollment.state == state.REPLIED:
-                continue
-            when = _parse_time(reply.get("sentAt"))
-            if when is None or enrollment.first_sent_at is None or when <= enrollment.first_sent_at:
-                continue
-            self.store.mark_replied(enrollment, when, str(reply.get("text") or ""))
-            self.log.info(
-                "Recipient %s replied at %s: the sequence stops for them", enrollment.recipient, when
-            )
-
     # -- reporting ---------------------------------------------------------------------
 
     def _report(
@@ -481,12 +411,3 @@ def _account(request: MessageRequest | None) -> str:
 
 def _data(item: BatchItem) -> dict[str, Any]:
     return dict(item.data or {})
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -1,0 +1,113 @@
+"""A sequence's reply detection: who answered since their first step, read with few calls.
+
+No Airflow imports here. One account-wide listing per account per run, from a watermark kept
+in the ledger; one read per due conversation only when that listing fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_provider_connectsafely.api.errors import ConnectSafelyError
+from airflow_provider_connectsafely.clock import Clock
+from airflow_provider_connectsafely.ledger import sequences as state
+from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT
+
+if TYPE_CHECKING:
+    from airflow_provider_connectsafely.ledger.sequences import Enrollment, SequenceStore
+
+#: Replies are re-read this far behind the watermark: a message that reaches the API's
+#: listing late is still seen. Reading one twice is harmless.
+REPLY_OVERLAP = timedelta(minutes=10)
+
+
+class ReplyReader(Protocol):
+    """Where replies come from (the hook, in production)."""
+
+    def recent(self, since: datetime, account_id: str | None) -> list[dict[str, Any]]:
+        """Replies after ``since`` across the account's conversations (few calls)."""
+
+    def in_conversation(self, conversation_urn: str, since: datetime, account_id: str | None) -> list[dict]:
+        """Replies after ``since`` in one conversation (one call or a few)."""
+
+
+@dataclass
+class ReplyCheck:
+    """Marks the enrolled people who replied.
+
+    :param campaign: the sequence's identity (its watermarks are per campaign and account).
+    :param store: enrolments and watermarks.
+    :param replies: where replies are read.
+    :param now: the current time.
+    :param due: the step due now for an enrolment, or None (the fallback reads only those).
+    :param log: where the replies found are logged.
+    """
+
+    campaign: str
+    store: SequenceStore
+    replies: ReplyReader
+    now: Clock
+    due: Callable[[Enrollment], int | None]
+    log: Any
+
+    def run(self, live: list[Enrollment]) -> None:
+        """Mark those who replied since their first step; one account-wide listing per
+        account (from a watermark), per-conversation reads only where it fails."""
+        watched = [e for e in live if e.step >= 1 and e.first_sent_at is not None]
+        by_account: dict[str, list[Enrollment]] = {}
+        for enrollment in watched:
+            by_account.setdefault(enrollment.account, []).append(enrollment)
+        for account, group in by_account.items():
+            api_account = None if account == DEFAULT_ACCOUNT else account
+            earliest = min(e.first_sent_at for e in group if e.first_sent_at)
+            since = max(earliest, (self.store.watermark(self.campaign, account) or earliest) - REPLY_OVERLAP)
+            checked_at = self.now()
+            try:
+                found = self.replies.recent(since, api_account)
+            except ConnectSafelyError as exc:
+                if exc.stops_batch:
+                    raise
+                self.log.warning("Reading recent messages failed (%s); reading each due conversation", exc)
+                found = self._per_conversation(group, api_account)
+            self._match(group, found)
+            self.store.set_watermark(self.campaign, account, checked_at)
+
+    def _per_conversation(self, group: list[Enrollment], account_id: str | None) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for enrollment in group:
+            if enrollment.conversation_urn and enrollment.first_sent_at and self.due(enrollment) is not None:
+                found.extend(
+                    self.replies.in_conversation(
+                        enrollment.conversation_urn, enrollment.first_sent_at, account_id
+                    )
+                )
+        return found
+
+    def _match(self, group: list[Enrollment], found: list[dict[str, Any]]) -> None:
+        by_conversation = {e.conversation_urn: e for e in group if e.conversation_urn}
+        by_person = {e.recipient: e for e in group}
+        for reply in sorted(found, key=lambda r: str(r.get("sentAt") or "")):
+            enrollment = by_conversation.get(str(reply.get("conversationUrn"))) or by_person.get(
+                str(reply.get("senderProfileId") or "").lower()
+            )
+            if enrollment is None or enrollment.state == state.REPLIED:
+                continue
+            when = _parse_time(reply.get("sentAt"))
+            if when is None or enrollment.first_sent_at is None or when <= enrollment.first_sent_at:
+                continue
+            self.store.mark_replied(enrollment, when, str(reply.get("text") or ""))
+            self.log.info(
+                "Recipient %s replied at %s: the sequence stops for them", enrollment.recipient, when
+            )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
