@@ -67,7 +67,8 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         delivered: ``fail`` (default), ``skip`` or ``resend`` (may message twice).
     :param daily_limit: messages per LinkedIn account per UTC day (default: the connection's
         ``daily_limit`` extra, else 150; 0 for no cap).
-    :param max_defer: longest time the task may spend deferred waiting for limits to reset.
+    :param max_defer: longest wait for a cap to reset, and longest total of waits for the
+        API's holds (429); each cap wait starts the budget again.
     :param on_limit: when the cap is reached or the API rate-limits past
         ``max_rate_limit_wait``: ``defer`` (default), ``skip`` or ``fail``.
     :param message_limits: length limits, e.g. ``{"normal": 8000, "inmail": 1900, "subject": 200}``.
