@@ -8,13 +8,14 @@ the outreach layer claims it in the ledger like a message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from airflow_provider_connectsafely import defaults
 from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.api.models import (
+    ToOnePerson,
     check_account,
     check_recipient,
     check_urn,
@@ -53,7 +54,7 @@ def check_note(note: Any, limit: int = defaults.CONNECT_NOTE_LENGTH) -> str | No
 
 
 @dataclass(frozen=True)
-class ConnectRequest:
+class ConnectRequest(ToOnePerson):
     """A validated ``POST /linkedin/connect``; build it with :meth:`build`.
 
     :param recipient_profile_id: the person's profile ID (``john-doe-123``).
@@ -89,17 +90,6 @@ class ConnectRequest:
             note=check_note(note, note_limit),
             account_id=check_account(account_id),
         )
-
-    def with_default_account(self, account_id: str | None) -> ConnectRequest:
-        """Return this request with ``account_id`` filled in when it has none."""
-        if self.account_id or not account_id:
-            return self
-        return replace(self, account_id=check_account(account_id))
-
-    @property
-    def recipient(self) -> str:
-        """The person as given: the profile ID, or else the URN."""
-        return self.recipient_profile_id or self.recipient_profile_urn or ""
 
     @property
     def path(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
@@ -79,8 +79,31 @@ class MessageLimits:
         )
 
 
+class ToOnePerson:
+    """What a request to one person (a message, a connection request) offers: its recipient
+    as given, and its account filled in from the connection's default."""
+
+    account_id: str | None
+    recipient_profile_id: str | None
+    recipient_profile_urn: str | None
+
+    def with_default_account(self: _Request, account_id: str | None) -> _Request:
+        """Return this request with ``account_id`` filled in when it has none."""
+        if self.account_id or not account_id:
+            return self
+        return replace(self, account_id=check_account(account_id))  # type: ignore[type-var]
+
+    @property
+    def recipient(self) -> str:
+        """The recipient as given: the profile ID, or else the URN."""
+        return self.recipient_profile_id or self.recipient_profile_urn or ""
+
+
+_Request = TypeVar("_Request", bound=ToOnePerson)
+
+
 @dataclass(frozen=True)
-class MessageRequest:
+class MessageRequest(ToOnePerson):
     """A validated send request; build it with :meth:`build`.
 
     :param message: the text to send.
@@ -166,17 +189,6 @@ class MessageRequest:
             conversation_urn=conversation,
             limits=limits,
         )
-
-    def with_default_account(self, account_id: str | None) -> MessageRequest:
-        """Return this request with ``account_id`` filled in when it has none."""
-        if self.account_id or not account_id:
-            return self
-        return replace(self, account_id=check_account(account_id))
-
-    @property
-    def recipient(self) -> str:
-        """The recipient as given: the profile ID, or else the URN."""
-        return self.recipient_profile_id or self.recipient_profile_urn or ""
 
     @property
     def path(self) -> str:

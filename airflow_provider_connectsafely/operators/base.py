@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.ledger.store import SendLedger
     from airflow_provider_connectsafely.outreach.accounts import AccountPool
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender, WaitRequired
+    from airflow_provider_connectsafely.outreach.outcomes import Outcome
     from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
 
 ON_LIMIT = ("defer", "skip", "fail")
@@ -204,6 +205,32 @@ class ConnectSafelyBaseOperator(BaseOperator):
             method_name="execute_complete",
             kwargs={"deferred_since": None if restarts else since.isoformat()},
         )
+
+    def _send_once(self, sender: Any, request: Any, spec: Any, deferred_since: str | None) -> Outcome:
+        """One guarded send; a wait (a cap, a closed window, a 429 hold) defers, skips or
+        fails the task as ``on_limit`` says."""
+        from airflow_provider_connectsafely.outreach.delivery import WaitRequired
+
+        try:
+            return sender.send(request, spec)
+        except WaitRequired as wait:
+            self._pause(wait, deferred_since)
+            raise AssertionError("not reached: _pause defers or raises") from None
+
+    def _not_sent_now(self, outcome: Outcome, words: str) -> dict[str, Any] | None:
+        """How a single send's task ends when nothing went out now: the answer recorded by an
+        earlier send (skipped), a failure, or a skip."""
+        from airflow_provider_connectsafely.compat import AirflowFailException, AirflowSkipException
+        from airflow_provider_connectsafely.outreach import outcomes
+
+        if outcome.error is not None:
+            raise to_airflow_error(outcome.error)
+        self.log.info("%s %s: %s", words, outcome.recipient, outcome.reason)
+        if outcome.status == outcomes.SKIPPED and outcome.response is not None:
+            return outcome.response
+        if outcome.status == outcomes.UNKNOWN and self.on_unknown != "skip":
+            raise AirflowFailException(outcome.reason or "delivery unknown")
+        raise AirflowSkipException(outcome.reason or "not sent")
 
     def render_template(
         self, content: Any, context: Context, jinja_env: Any = None, seen_oids: set[int] | None = None

@@ -127,7 +127,6 @@ class SendLinkedInConnectionRequestOperator(ConnectSafelyBaseOperator):
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any] | None:
         from airflow_provider_connectsafely.api.errors import ConnectSafelyError
         from airflow_provider_connectsafely.outreach.connections import ConnectSender
-        from airflow_provider_connectsafely.outreach.delivery import WaitRequired
 
         try:
             request = self.hook.build_connect_request(
@@ -147,11 +146,8 @@ class SendLinkedInConnectionRequestOperator(ConnectSafelyBaseOperator):
                 on_unknown=self.on_unknown,
                 gate=None if windows is None else lambda: windows.check(windows.timezone),
             )
-            try:
-                outcome = sender.send(request, self._spec(context, request) if ledger is not None else None)
-            except WaitRequired as wait:
-                self._pause(wait, deferred_since)
-                return None  # not reached: _pause defers or raises
+            spec = self._spec(context, request) if ledger is not None else None
+            outcome = self._send_once(sender, request, spec, deferred_since)
         except ConnectSafelyError as exc:
             raise to_airflow_error(exc) from exc
         return self._result(outcome)
@@ -173,7 +169,6 @@ class SendLinkedInConnectionRequestOperator(ConnectSafelyBaseOperator):
         )
 
     def _result(self, outcome: Outcome) -> dict[str, Any] | None:
-        from airflow_provider_connectsafely.compat import AirflowFailException, AirflowSkipException
         from airflow_provider_connectsafely.outreach import outcomes
 
         if outcome.status == outcomes.SENT:
@@ -185,12 +180,6 @@ class SendLinkedInConnectionRequestOperator(ConnectSafelyBaseOperator):
                 answer.get("profileUrn", "no URN"),
             )
             return answer
-        if outcome.error is not None:
-            raise to_airflow_error(outcome.error)
-        self.log.info("No connection request to %s: %s", outcome.recipient, outcome.reason)
-        if outcome.status == outcomes.SKIPPED and outcome.response is not None:
-            # The answer recorded when it was sent, or the relationship that made it needless.
-            return outcome.response
-        if outcome.status == outcomes.UNKNOWN and self.on_unknown != "skip":
-            raise AirflowFailException(outcome.reason or "delivery unknown")
-        raise AirflowSkipException(outcome.reason or "not sent")
+        # A skip returns the answer recorded when it was sent, or the relationship that made
+        # the request needless.
+        return self._not_sent_now(outcome, "No connection request to")

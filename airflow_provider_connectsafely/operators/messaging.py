@@ -130,7 +130,6 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any] | None:
         from airflow_provider_connectsafely.api.errors import ConnectSafelyError
         from airflow_provider_connectsafely.api.models import MESSAGE_FIELDS
-        from airflow_provider_connectsafely.outreach.delivery import WaitRequired
 
         try:
             request = self.hook.build_request(
@@ -147,11 +146,7 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
             spec = self._spec(context, request) if ledger is not None else None
             gate = None if windows is None else partial(windows.check, windows.timezone)
             sender = self._sender(ledger, gate)
-            try:
-                outcome = sender.send(request, spec)
-            except WaitRequired as wait:
-                self._pause(wait, deferred_since)
-                return None  # not reached: _pause defers or raises
+            outcome = self._send_once(sender, request, spec, deferred_since)
         except ConnectSafelyError as exc:
             raise to_airflow_error(exc) from exc
         return self._result(outcome)
@@ -185,7 +180,6 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         )
 
     def _result(self, outcome: Outcome) -> dict[str, Any] | None:
-        from airflow_provider_connectsafely.compat import AirflowFailException, AirflowSkipException
         from airflow_provider_connectsafely.outreach import delivery
 
         if outcome.status == delivery.SENT_NOW:
@@ -197,11 +191,4 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
                 f", conversation {answer['conversationUrn']}" if answer.get("conversationUrn") else "",
             )
             return answer
-        if outcome.error is not None:
-            raise to_airflow_error(outcome.error)
-        self.log.info("Not sending to %s: %s", outcome.recipient, outcome.reason)
-        if outcome.status == delivery.SKIPPED and outcome.response is not None:
-            return outcome.response  # the answer recorded when it was sent
-        if outcome.status == delivery.UNKNOWN_OUTCOME and self.on_unknown != "skip":
-            raise AirflowFailException(outcome.reason or "delivery unknown")
-        raise AirflowSkipException(outcome.reason or "not sent")
+        return self._not_sent_now(outcome, "Not sending to")
