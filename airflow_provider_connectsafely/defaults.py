@@ -40,3 +40,16 @@ CONNECT_NOTE_LENGTH = 300
 CONNECT_MAX_DEFER = timedelta(days=8, hours=1)
 #: The time zone a ``send_window`` is read in when the task and the recipient name none.
 SEND_WINDOW_TIMEZONE = "UTC"
+
+# Airflow configuration: the ``[connectsafely]`` section (environment variables
+# ``AIRFLOW__CONNECTSAFELY__<OPTION>``). get_provider_info() declares it from these names and
+# defaults, so ``airflow config list`` shows what the code falls back to.
+CONFIG_SECTION = "connectsafely"
+#: ``[connectsafely] ledger_conn_id``: the Airflow connection of the send ledger. Empty: the
+#: ConnectSafely connection's ``ledger_conn_id`` extra, else the default SQLite file.
+CONFIG_LEDGER_CONN_ID = "ledger_conn_id"
+LEDGER_CONN_ID = ""
+#: ``[connectsafely] auto_migrate``: whether a task brings an older ledger schema up to date
+#: itself; when off it fails, naming ``connectsafely-ledger upgrade``.
+CONFIG_AUTO_MIGRATE = "auto_migrate"
+AUTO_MIGRATE = True

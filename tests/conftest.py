@@ -169,13 +169,9 @@ def ledger(request, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def isolated_default_ledger(tmp_path, monkeypatch):
+def isolated_default_ledger(tmp_path):
     """Each test gets its own default SQLite ledger, so sends and caps never leak between tests."""
-    from airflow_provider_connectsafely.ledger import connection
+    from airflow_provider_connectsafely.testing import isolated_default_ledger as isolated
 
-    path = tmp_path / "default-ledger.sqlite"
-    monkeypatch.setattr(connection, "default_ledger_path", lambda: path)
-    yield path
-    opened = connection._OPEN.pop(f"default:{path}", None)
-    if opened is not None:
-        opened.close()
+    with isolated(tmp_path / "default-ledger.sqlite") as path:
+        yield path

@@ -1,7 +1,11 @@
-"""``connectsafely-ledger``: read the send ledger, export it, and settle unknown sends by hand.
+"""``connectsafely-ledger``: read the send ledger, export it, settle unknown sends by hand, and
+upgrade its schema.
 
-Commands: ``list``, ``stats``, ``export`` (read only) and ``settle KEY sent|failed --note``.
-The ledger is the default SQLite file the tasks use, ``--url`` or ``--ledger-conn-id``.
+Commands: ``list``, ``stats``, ``export``, ``version`` (read only), ``settle KEY sent|failed
+--note`` and ``upgrade [--sql]``. The ledger is found as the tasks find it
+(:mod:`airflow_provider_connectsafely.ledger.locate`): ``--url`` or ``--ledger-conn-id``, else
+``[connectsafely] ledger_conn_id``, else the ``connectsafely_default`` connection's
+``ledger_conn_id`` extra, else the default SQLite file.
 Problems are one line on stderr and exit status 2, with nothing changed. Importing this
 module is cheap: SQLAlchemy (and Airflow, for ``--ledger-conn-id``) load when a command runs.
 
@@ -80,6 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", parents=[where, filters], help="sends as CSV, oldest first")
     export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     export.add_argument("--limit", type=_count, default=0, help="at most N rows (0: all, the default)")
+
+    upgrade = commands.add_parser(
+        "upgrade", parents=[where], help="migrate the ledger to this provider's schema (idempotent)"
+    )
+    upgrade.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the SQL instead of running it (for a DBA to review)",
+    )
+    commands.add_parser("version", parents=[where], help="the ledger's schema version and this provider's")
     return parser
 
 
@@ -106,7 +120,14 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else 2
-    handler = {"list": _list, "stats": _stats, "settle": _settle, "export": _export}[args.command]
+    handler = {
+        "list": _list,
+        "stats": _stats,
+        "settle": _settle,
+        "export": _export,
+        "upgrade": _upgrade,
+        "version": _version,
+    }[args.command]
     try:
         return handler(args, clock or utc_now)
     except CliError as exc:
@@ -206,6 +227,67 @@ def _export(args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+def _upgrade(args: argparse.Namespace, clock: Clock) -> int:
+    from airflow_provider_connectsafely.cli.ledger_location import find, open_for_upgrade
+    from airflow_provider_connectsafely.ledger import migrations
+
+    location = find(args.url, args.ledger_conn_id)
+    ledger = open_for_upgrade(location)
+    try:
+        if args.sql:
+            script = migrations.upgrade_sql(ledger.engine, location.where)
+            print(
+                script
+                or f"-- The send ledger {location.where} is at schema {migrations.HEAD}: nothing to run."
+            )
+            return 0
+        before = ledger.schema_version()
+        changed = ledger.upgrade()
+    except Exception as exc:  # unreachable database, a newer schema, a failed migration
+        raise CliError(f"cannot upgrade the ledger at {location.where}: {_one_line(exc)}") from exc
+    finally:
+        ledger.close()
+    if changed:
+        print(f"Send ledger {location.describe()}: schema {before or '(none)'} -> {migrations.HEAD}")
+    else:
+        print(f"Send ledger {location.describe()}: already at schema {migrations.HEAD}; nothing to do")
+    return 0
+
+
+def _version(args: argparse.Namespace, clock: Clock) -> int:
+    from airflow_provider_connectsafely import __version__
+    from airflow_provider_connectsafely.cli.ledger_location import find, plain_engine
+    from airflow_provider_connectsafely.ledger import migrations, queries
+
+    location = find(args.url, args.ledger_conn_id)
+    engine = plain_engine(location)
+    try:
+        version = queries.schema_version(engine)
+        if version is None and queries.has_sends_table(engine):
+            version = migrations.BASELINE  # written by release 0.1, which recorded no version
+    except Exception as exc:  # unreachable database
+        raise CliError(f"cannot read the ledger at {location.where}: {_one_line(exc)}") from exc
+    finally:
+        engine.dispose()
+    if version == migrations.HEAD:
+        status = "up to date"
+    elif version is not None and version > migrations.HEAD:
+        status = "newer than this provider: install the provider version that upgraded it"
+    else:
+        status = "an upgrade is needed: run `connectsafely-ledger upgrade` (`--sql` shows the SQL first)"
+    print(f"ledger:   {location.describe()}")
+    print(f"schema:   {version or 'none (no ledger tables yet)'}")
+    print(f"provider: {migrations.HEAD} (airflow-provider-connectsafely {__version__})")
+    print(f"status:   {status}")
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    from airflow_provider_connectsafely.ledger.queries import first_line
+
+    return first_line(exc)
+
+
 class _opened:
     """The ledger named by the arguments, closed afterwards; database errors become CliError."""
 
@@ -215,9 +297,9 @@ class _opened:
         self.ledger: SendLedger | None = None
 
     def __enter__(self) -> SendLedger:
-        from airflow_provider_connectsafely.cli.ledger_location import ledger_url, open_ledger
+        from airflow_provider_connectsafely.cli.ledger_location import find, open_ledger
 
-        self.ledger = open_ledger(ledger_url(self.args.url, self.args.ledger_conn_id), clock=self.clock)
+        self.ledger = open_ledger(find(self.args.url, self.args.ledger_conn_id), clock=self.clock)
         return self.ledger
 
     def __exit__(self, kind: Any, exc: Any, _tb: Any) -> None:

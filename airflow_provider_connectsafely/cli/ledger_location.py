@@ -1,16 +1,20 @@
-"""Where ``connectsafely-ledger`` finds the ledger: a URL, an Airflow connection, or the
-default SQLite file the tasks use. It never creates a ledger nor migrates one.
+"""Where ``connectsafely-ledger`` finds the ledger: the provider's one locator
+(:mod:`airflow_provider_connectsafely.ledger.locate`), with ``--url`` / ``--ledger-conn-id`` as
+its explicit argument. Reading commands never create nor migrate a ledger; ``upgrade`` does.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import sys
 from typing import TYPE_CHECKING
 
 from airflow_provider_connectsafely.ledger.queries import first_line
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from airflow_provider_connectsafely.clock import Clock
+    from airflow_provider_connectsafely.ledger.locate import LedgerLocation
     from airflow_provider_connectsafely.ledger.store import SendLedger
 
 
@@ -18,79 +22,89 @@ class CliError(Exception):
     """A problem the command reports as one line on stderr, exiting with status 2."""
 
 
-def ledger_url(url: str | None, conn_id: str | None) -> str:
-    """The SQLAlchemy URL of the ledger to open.
+def find(url: str | None, conn_id: str | None) -> LedgerLocation:
+    """The ledger the command works on, by the provider's precedence; a note on stderr when it
+    is the default SQLite file while a ConnectSafely connection names another ledger.
 
     :param url: an explicit SQLAlchemy URL (``--url``).
-    :param conn_id: an Airflow connection naming the ledger (``--ledger-conn-id``).
-    :raises CliError: when the connection is not defined or cannot be read.
+    :param conn_id: an explicit Airflow connection naming the ledger (``--ledger-conn-id``).
+    :raises CliError: both given, or a named connection that is not defined or readable.
     """
+    from airflow_provider_connectsafely.ledger import locate
+
     if url and conn_id:
         raise CliError("give --url or --ledger-conn-id, not both")
-    if url:
-        return url
-    if conn_id:
-        from airflow_provider_connectsafely.ledger.connection import sqlalchemy_url
-
-        try:
-            return sqlalchemy_url(conn_id)
-        except Exception as exc:  # not defined, or Airflow cannot read its configuration
-            raise CliError(f"cannot use connection {conn_id!r}: {first_line(exc)}") from exc
-    from airflow_provider_connectsafely.ledger import connection
-
-    path = connection.default_ledger_path()
-    if not path.is_file():
-        raise CliError(
-            f"no ledger at {path} (the default SQLite file; pass --url or --ledger-conn-id "
-            "for another ledger)"
-        )
-    return f"sqlite:///{path}"
+    try:
+        location = locate.locate(conn_id, url=url)
+    except locate.LedgerUnavailable as exc:
+        raise CliError(str(exc)) from exc
+    except Exception as exc:  # not defined, or Airflow cannot read its configuration
+        raise CliError(f"cannot use connection {conn_id!r}: {first_line(exc)}") from exc
+    notice = locate.fallback_notice(location)
+    if notice:
+        print(f"connectsafely-ledger: {notice}", file=sys.stderr)
+    return location
 
 
-def open_ledger(url: str, *, clock: Clock) -> SendLedger:
-    """Open the ledger at ``url`` after checking that it exists and has this provider's schema.
+def open_ledger(location: LedgerLocation, *, clock: Clock) -> SendLedger:
+    """The existing ledger at ``location``, checked to have this provider's schema.
 
-    :param url: a SQLAlchemy URL.
+    :param location: from :func:`find`.
     :param clock: what stamps a settlement.
-    :raises CliError: no such SQLite file, no ledger tables, another schema version, or a
-        database that cannot be reached.
+    :raises CliError: no such ledger, not reachable, or another schema version.
     """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from airflow_provider_connectsafely.ledger import locate
+    from airflow_provider_connectsafely.ledger.locate import DEFAULT
 
+    try:
+        return locate.open_existing(location, clock)
+    except locate.LedgerUnavailable as exc:
+        text = str(exc).rstrip(".")
+        if exc.reason == "missing" and location.source == DEFAULT:
+            text += "; pass --url or --ledger-conn-id for another ledger"
+        raise CliError(f"{text[0].lower()}{text[1:]}") from exc
+
+
+def open_for_upgrade(location: LedgerLocation) -> SendLedger:
+    """The ledger at ``location`` for ``upgrade``: not checked, not cached. A SQLite file that
+    does not exist is created only when named explicitly (``--url`` or ``--ledger-conn-id``),
+    never by falling back to the default file.
+
+    :raises CliError: no such SQLite file, or the database cannot be opened.
+    """
     from airflow_provider_connectsafely.ledger.store import SendLedger
 
+    _require_file(location)
     try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise CliError(f"not a SQLAlchemy URL: {first_line(exc)}") from exc
-    where = parsed.set(query={}).render_as_string(hide_password=True)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if not database or database == ":memory:" or not Path(database).is_file():
-            raise CliError(f"no ledger at {database or where}")
-    _check_schema(url, where)
-    try:
-        return SendLedger.from_url(url, clock=clock)
+        return SendLedger.from_url(location.url)
     except Exception as exc:  # a missing driver, an old SQLite
-        raise CliError(f"cannot open the ledger at {where}: {first_line(exc)}") from exc
+        raise CliError(f"cannot open the ledger at {location.where}: {first_line(exc)}") from exc
 
 
-def _check_schema(url: str, where: str) -> None:
-    """Fail unless the database holds a ledger at this provider's schema version. A plain
-    engine, without the ledger's SQLite set-up (which would turn any file into a WAL database)."""
+def plain_engine(location: LedgerLocation) -> Engine:
+    """A bare engine on the ledger, for reading its version: it writes nothing, not even
+    the SQLite journal mode the ledger sets."""
     from sqlalchemy import create_engine
 
-    from airflow_provider_connectsafely.ledger import queries
-
+    _require_file(location)
     try:
-        engine = create_engine(url)
+        return create_engine(location.url)
     except Exception as exc:  # a missing driver
-        raise CliError(f"cannot open the ledger at {where}: {first_line(exc)}") from exc
-    try:
-        queries.check_readable(engine, where)
-    except queries.LedgerNotReadable as exc:
-        tail = "; use the provider version that the workers run (a task of this version migrates it)"
-        raise CliError(f"{exc}{tail if exc.reason == 'version' else ''}") from exc
-    finally:
-        engine.dispose()
+        raise CliError(f"cannot open the ledger at {location.where}: {first_line(exc)}") from exc
+
+
+def _require_file(location: LedgerLocation) -> None:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from airflow_provider_connectsafely.ledger.locate import ARGUMENT
+
+    parsed = make_url(location.url)
+    if parsed.get_backend_name() == "sqlite" and location.source != ARGUMENT:
+        database = parsed.database or ""
+        if not Path(database).is_file():
+            raise CliError(
+                f"no ledger at {database} ({location.describe()}); the first send creates it, or "
+                "name one with --url / --ledger-conn-id"
+            )

@@ -92,6 +92,28 @@ def schema_version(engine: Engine) -> str | None:
     return current_version(engine)
 
 
+def applied_caps(ledger: SendLedger, *, since: datetime, until: datetime) -> dict[tuple[str, str], int]:
+    """``{(account, kind): cap}``: the cap the tasks recorded for each account's latest cap
+    window that started between ``since`` and ``until`` (a few rows: one per account, kind and
+    window).
+
+    :param ledger: a ledger at ``migrations.HEAD``.
+    :param since: the earliest window start to consider (e.g. this week's Monday).
+    :param until: now.
+    """
+    from sqlalchemy import select
+
+    from airflow_provider_connectsafely.ledger.schema import caps
+
+    query = (
+        select(caps.c.account, caps.c.kind, caps.c.cap)
+        .where(caps.c.window_start >= as_utc(since), caps.c.window_start <= as_utc(until))
+        .order_by(caps.c.window_start)
+    )
+    with ledger.engine.connect() as conn:
+        return {(str(account), str(kind)): int(cap) for account, kind, cap in conn.execute(query)}
+
+
 class LedgerNotReadable(Exception):
     """The database holds no ledger, cannot be read, or holds one at another schema version.
 

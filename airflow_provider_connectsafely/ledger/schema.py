@@ -117,6 +117,30 @@ reply_watermarks = Table(
 )
 
 
+# 0005: the cap a task applied to an account, per cap window (a UTC day for messages, the week
+# from Monday for connection requests), so the page and ``stats`` show what was enforced.
+caps = Table(
+    "connectsafely_caps",
+    metadata,
+    Column("account", String(128), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("cap", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# 0005: what a trigger remembers between runs (the reply watcher's watermark), in the ledger's
+# database so that every triggerer of a deployment, and a restarted one, shares it. ``version``
+# makes each write a compare-and-set.
+trigger_state = Table(
+    "connectsafely_trigger_state",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 #: The triggers (and PostgreSQL function) that keep ``send_counts`` equal to a GROUP BY over
 #: ``sends``; migration 0004 installs these same statements.
 _DIMENSIONS = "day, account, campaign, kind, state"

@@ -47,15 +47,22 @@ class SendLedger:
     :param engine: a SQLAlchemy engine (SQLite or PostgreSQL tested).
     :param clock: what stamps the rows and what the daily cap counts from; the wall clock
         by default (tests pass their own).
+    :param auto_migrate: on first use, create or migrate the schema when it is not this
+        code's (``[connectsafely] auto_migrate``); when False, refuse instead, changing nothing,
+        and name ``connectsafely-ledger upgrade``.
     """
 
-    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now, auto_migrate: bool = True) -> None:
         self.engine = engine
         self.clock = clock
+        self.auto_migrate = auto_migrate
         self._schema_ready = False
+        self._caps_noted: set[tuple[str, str, datetime, int]] = set()
 
     @classmethod
-    def from_url(cls, url: str, *, clock: Clock = utc_now, **engine_kwargs: Any) -> SendLedger:
+    def from_url(
+        cls, url: str, *, clock: Clock = utc_now, auto_migrate: bool = True, **engine_kwargs: Any
+    ) -> SendLedger:
         """Open a ledger at a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``)."""
         from sqlalchemy import create_engine, event
 
@@ -63,14 +70,14 @@ class SendLedger:
         if engine.dialect.name == "sqlite":
             _check_sqlite_version()
             event.listen(engine, "connect", _sqlite_pragmas)
-        return cls(engine, clock=clock)
+        return cls(engine, clock=clock, auto_migrate=auto_migrate)
 
     @classmethod
-    def sqlite(cls, path: str | Path, *, clock: Clock = utc_now) -> SendLedger:
+    def sqlite(cls, path: str | Path, *, clock: Clock = utc_now, auto_migrate: bool = True) -> SendLedger:
         """A SQLite ledger file (WAL journal, 30 s busy timeout), its folder created if needed."""
         file = Path(path)
         file.parent.mkdir(parents=True, exist_ok=True)
-        return cls.from_url(f"sqlite:///{file}", clock=clock)
+        return cls.from_url(f"sqlite:///{file}", clock=clock, auto_migrate=auto_migrate)
 
     def __repr__(self) -> str:
         return f"SendLedger({self.describe()})"
@@ -83,13 +90,17 @@ class SendLedger:
         """On first use, bring the ledger to this code's schema: create it, or migrate one that an
         older release wrote. Safe when several workers race to do it; one query once it is done.
 
-        :raises ConnectSafelyConfigError: when a newer provider has already migrated the ledger.
+        :raises ConnectSafelyConfigError: when a newer provider has already migrated the ledger,
+            or the schema is not this code's and ``auto_migrate`` is off.
         """
         if self._schema_ready:
             return
-        from airflow_provider_connectsafely.ledger.migrations import HEAD, current_version
+        from airflow_provider_connectsafely.ledger import migrations
 
-        if current_version(self.engine) != HEAD:
+        version = migrations.current_version(self.engine)
+        if version != migrations.HEAD:
+            if not self.auto_migrate:
+                raise migrations.upgrade_required(self.engine, version, self.describe())
             self.upgrade()
         self._schema_ready = True
 
@@ -151,6 +162,31 @@ class SendLedger:
         )
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
+
+    def note_cap(self, account: str, kind: str, window_start: datetime, cap: int) -> None:
+        """Record the cap applied to ``account``'s sends of ``kind`` in the cap window starting
+        at ``window_start``, so the page and ``stats`` show what was enforced. Written when it
+        changes, not on every send (one row per account, kind and window)."""
+        noted = (account, kind, as_utc(window_start), cap)
+        if noted in self._caps_noted:
+            return
+        from sqlalchemy import update
+
+        from airflow_provider_connectsafely.ledger.schema import caps
+
+        self.ensure_schema()
+        values = {"account": account, "kind": kind, "window_start": noted[2], "cap": cap}
+        now = self.clock()
+        with self.engine.begin() as conn:
+            added = conn.execute(self.insert_if_absent(caps, {**values, "updated_at": now}, "cap")).first()
+            if added is None:
+                conn.execute(
+                    update(caps)
+                    .where(caps.c.account == account, caps.c.kind == kind)
+                    .where(caps.c.window_start == noted[2])
+                    .values(cap=cap, updated_at=now)
+                )
+        self._caps_noted.add(noted)
 
     # -- claiming and recording ----------------------------------------------------------
 

@@ -114,11 +114,17 @@ class ConnectSafelyBaseOperator(BaseOperator):
         if not self.use_ledger:
             self.log.info("Send ledger is off (use_ledger=False): no dedupe and no daily cap")
             return None
-        from airflow_provider_connectsafely.ledger.connection import open_ledger
+        from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
+        from airflow_provider_connectsafely.ledger import locate
 
-        conn_id = self.ledger_conn_id or self.hook.settings.ledger_conn_id
-        ledger = open_ledger(conn_id, self.log)
-        self.log.info("Send ledger: %s", ledger.describe())
+        try:
+            where = locate.locate(
+                self.ledger_conn_id, extra_ledger_conn_id=self.hook.settings.ledger_conn_id
+            )
+        except locate.LedgerUnavailable as exc:
+            raise ConnectSafelyConfigError(str(exc)) from exc
+        ledger = locate.open_ledger(where, self.log)
+        self.log.info("Send ledger: %s", where.describe())
         self._ledger_in_use = ledger.describe()
         return ledger
 

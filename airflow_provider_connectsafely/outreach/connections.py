@@ -143,6 +143,7 @@ class ConnectSender(GuardedSender["ConnectRequest"]):
         if self.weekly_limit is None or self.ledger is None:
             return
         start, reset_at = caps.weekly_window(self._clock())
+        self.ledger.note_cap(account, CONNECT, start, self.weekly_limit)
         used = self.ledger.count_since(account, start, kind=CONNECT)
         if used >= self.weekly_limit:
             raise WaitRequired(

@@ -14,6 +14,7 @@ from airflow_provider_connectsafely.api import errors
 from airflow_provider_connectsafely.clock import Clock, utc_now
 from airflow_provider_connectsafely.ledger.records import (
     DEFAULT_ACCOUNT,
+    MESSAGE,
     PENDING,
     SENT,
     UNKNOWN,
@@ -256,6 +257,7 @@ class GuardedSender(Generic[_Request]):
         if limit is None or self.ledger is None:
             return
         start, reset_at = caps.window(self._clock())
+        self.ledger.note_cap(account, MESSAGE, start, limit)
         used = self.ledger.count_since(account, start)
         if used >= limit:
             raise WaitRequired(

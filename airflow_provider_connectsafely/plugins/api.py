@@ -18,6 +18,8 @@ from fastapi.responses import Response
 
 from airflow_provider_connectsafely.clock import Clock, utc_now
 from airflow_provider_connectsafely.defaults import WEEKLY_CONNECT_LIMIT
+from airflow_provider_connectsafely.ledger import locate
+from airflow_provider_connectsafely.ledger.locate import LedgerLocation, LedgerUnavailable
 from airflow_provider_connectsafely.ledger.records import PENDING, UNKNOWN
 from airflow_provider_connectsafely.plugins import MOUNT, data, location
 
@@ -78,12 +80,12 @@ Settler = Annotated[str, Depends(settler)]
 def create_app(
     *,
     clock: Clock = utc_now,
-    ledger_url: Callable[[], str] = location.ledger_url,
+    ledger_location: Callable[[], LedgerLocation] = location.ledger_location,
     daily_cap: Callable[[], int] = location.daily_cap,
     security: dict[Callable[..., Any], Callable[..., Any]] | None = None,
 ) -> FastAPI:
     """The app. ``security`` maps :func:`reader`/:func:`settler` to their checks (the API
-    server's when None); tests pass a clock, a ledger URL and their own checks."""
+    server's when None); tests pass a clock, a ledger location and their own checks."""
     app = FastAPI(
         title="ConnectSafely send ledger",
         description="The ConnectSafely provider's send ledger, for the Airflow UI.",
@@ -95,8 +97,8 @@ def create_app(
 
     def ledger() -> Any:
         try:
-            return location.open_ledger(ledger_url(), clock)
-        except location.LedgerUnavailable as exc:
+            return locate.open_existing(ledger_location(), clock)
+        except LedgerUnavailable as exc:
             raise HTTPException(503, str(exc)) from exc
 
     @app.get("/", include_in_schema=False)
@@ -112,8 +114,12 @@ def create_app(
     @app.get("/api/today")
     def today(user: Reader) -> dict[str, Any]:
         """Per account: messages since 00:00 UTC against the daily cap, connection requests
-        since Monday against the weekly connect cap."""
-        return data.today(ledger(), clock(), daily_cap(), WEEKLY_CONNECT_LIMIT)
+        since Monday against the weekly connect cap (the caps the tasks recorded; the fallbacks
+        for an account with none); which ledger this is, and a note when the page fell back
+        to the default SQLite file while a connection names another ledger."""
+        where = ledger_location()
+        found = data.today(ledger(), clock(), daily_cap(), WEEKLY_CONNECT_LIMIT)
+        return {**found, "ledger": where.describe(), "notice": locate.fallback_notice(where)}
 
     @app.get("/api/daily")
     def daily(user: Reader) -> dict[str, Any]:

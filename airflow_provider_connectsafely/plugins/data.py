@@ -42,7 +42,12 @@ def day_start(now: datetime) -> datetime:
 def today(ledger: SendLedger, now: datetime, cap: int, connect_cap: int | None = None) -> dict[str, Any]:
     """Per account, messages recorded ``sent`` since 00:00 UTC against the daily cap, and
     connection requests sent since Monday 00:00 UTC against the weekly connect cap (read from
-    the counts the database keeps: a few rows whatever the ledger's size)."""
+    the counts the database keeps: a few rows whatever the ledger's size).
+
+    Each cap is the one the tasks recorded for that account's current window
+    (``cap_source`` ``applied``); ``cap`` / ``connect_cap`` are shown for an account with none
+    recorded (``assumed``).
+    """
     from sqlalchemy import func, select
 
     from airflow_provider_connectsafely.ledger.schema import send_counts as counts
@@ -59,14 +64,25 @@ def today(ledger: SendLedger, now: datetime, cap: int, connect_cap: int | None =
     with ledger.engine.connect() as conn:
         for account, kind, n in conn.execute(query):
             found.setdefault(str(account), {MESSAGE: 0, CONNECT: 0})[kind] = int(n or 0)
+    applied_today = queries.applied_caps(ledger, since=start, until=now)
+    applied_week = queries.applied_caps(ledger, since=monday, until=now)
     accounts = []
     for account in sorted(found):
         sent, connects = found[account][MESSAGE], found[account][CONNECT]
         if not (sent or connects):
             continue
-        row: dict[str, Any] = {"account": account, "sent_today": sent, "cap": cap, "left": max(cap - sent, 0)}
+        daily_cap = applied_today.get((account, MESSAGE))
+        weekly_cap = applied_week.get((account, CONNECT))
+        row: dict[str, Any] = {
+            "account": account,
+            "sent_today": sent,
+            "cap": cap if daily_cap is None else daily_cap,
+            "cap_source": "assumed" if daily_cap is None else "applied",
+        }
+        row["left"] = max(row["cap"] - sent, 0)
         row["connects_this_week"] = connects
-        row["connect_cap"] = connect_cap
+        row["connect_cap"] = connect_cap if weekly_cap is None else weekly_cap
+        row["connect_cap_source"] = "assumed" if weekly_cap is None else "applied"
         accounts.append(row)
     return {
         "day_start": start.isoformat(),

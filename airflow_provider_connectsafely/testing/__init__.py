@@ -60,14 +60,14 @@ def isolated_default_ledger(path: Path) -> Iterator[Path]:
     :param path: the SQLite file, e.g. under pytest's ``tmp_path``; created on first send.
     :returns: a context manager yielding ``path``.
     """
-    from airflow_provider_connectsafely.ledger import connection
+    from airflow_provider_connectsafely.ledger import locate
 
-    original = connection.default_ledger_path
-    connection.default_ledger_path = lambda: path
+    original = locate.default_ledger_path
+    locate.default_ledger_path = lambda: path
     try:
         yield path
     finally:
-        connection.default_ledger_path = original
-        opened = connection._OPEN.pop(f"default:{path}", None)
+        locate.default_ledger_path = original
+        opened = locate._OPEN.pop(f"sqlite:///{path}", None)
         if opened is not None:
             opened.close()

@@ -43,16 +43,16 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
     ``senderProfileId``, ``conversationUrn``) plus ``accountId``; Airflow puts it in the
     asset event's ``extra["payload"]``.
 
-    **No reply twice, none lost.** Delivered replies are remembered in a small JSON file
-    (see :mod:`~airflow_provider_connectsafely.triggers.watermark`): the newest delivered
-    ``sentAt`` plus the ``messageUrn`` of replies within ``lookback`` of it. Each poll asks
-    for replies after ``watermark - lookback`` and skips known URNs, so a recreated trigger
-    (triggerer restart) carries on where the last one stopped. A reply is recorded when
-    the triggerer takes its event; a crash in between can repeat that one reply, never
-    lose it (``messageUrn`` is in the payload for consumers that must be strict).
-
-    The file is local to the machine (``$AIRFLOW_HOME/connectsafely/reply-watermarks/``):
-    with triggerers on several machines, set ``state_path`` to shared storage.
+    **No reply twice, none lost.** Delivered replies are remembered in the send ledger's
+    database (see :mod:`~airflow_provider_connectsafely.triggers.watermark`), found as the
+    tasks find it (``[connectsafely] ledger_conn_id``, else the connection's ``ledger_conn_id``
+    extra, else the default SQLite file), so every triggerer of a deployment shares it: the
+    newest delivered ``sentAt`` plus the ``messageUrn`` of replies within ``lookback`` of it.
+    Each poll asks for replies after ``watermark - lookback`` and skips known URNs, so a
+    trigger started again, on this triggerer or another, carries on where the last one
+    stopped. A reply is recorded right after the triggerer takes its event: a crash in between
+    can repeat that one reply, never lose it (``messageUrn`` is in the payload for consumers
+    that must be strict).
 
     Failures: a 429 is waited out until its reset; passing failures are polled through;
     a bad key or missing permission raises, which fails the trigger visibly in Airflow.
@@ -67,7 +67,9 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
         lists late or with equal times.
     :param watermark_key: tells apart several watchers of the same connection and account
         (each delivers every reply); they share one watermark when equal.
-    :param state_path: the watermark file; default under ``$AIRFLOW_HOME``.
+    :param state_path: release 0.1's watermark file, read once when the ledger holds no
+        watermark for this watcher yet (the default file under ``$AIRFLOW_HOME`` is read
+        likewise).
     """
 
     def __init__(
@@ -104,14 +106,14 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        path = watermark.state_file(self.conn_id, self.account_id, self.watermark_key, self.state_path)
         lookback = timedelta(seconds=self.lookback)
-        mark = await in_thread(watermark.load, path)
-        if mark is None:
-            start = parse_time(self.since) if self.since else datetime.now(timezone.utc)
-            mark = watermark.Watermark(at=start)
-            await in_thread(watermark.save, path, mark)
-        self.log.info("Watching replies of %s from %s (state: %s)", self._who(), iso(mark.at), path)
+        store, mark = await in_thread(self._load)
+        self.log.info(
+            "Watching replies of %s from %s (state in the send ledger %s)",
+            self._who(),
+            iso(mark.at),
+            store.states.ledger.describe(),
+        )
         hook = read_hook(self.conn_id)
         while True:
             try:
@@ -133,8 +135,27 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
                 yield TriggerEvent({**reply, "accountId": reply.get("accountId") or self.account_id})
                 # Resumed: the triggerer has taken the event.
                 mark.record(reply, lookback)
-                await in_thread(watermark.save, path, mark)
+                await in_thread(store.save, mark, lookback)
             await asyncio.sleep(self.poke_interval)
+
+    def _load(self) -> tuple[watermark.WatermarkStore, watermark.Watermark]:
+        """This watcher's stored watermark; on its very first run, release 0.1's file or
+        ``since`` (else now), stored at once."""
+        from airflow_provider_connectsafely.ledger import locate
+        from airflow_provider_connectsafely.ledger.trigger_state import TriggerStateStore
+
+        ledger = locate.open_ledger(locate.locate(connectsafely_conn_id=self.conn_id), self.log)
+        key = watermark.state_key(self.conn_id, self.account_id, self.watermark_key)
+        store = watermark.WatermarkStore(TriggerStateStore(ledger), key)
+        mark = store.load()
+        if mark is None:
+            path = watermark.legacy_file(self.conn_id, self.account_id, self.watermark_key, self.state_path)
+            mark = watermark.load_file(path)
+            if mark is None:
+                start = parse_time(self.since) if self.since else datetime.now(timezone.utc)
+                mark = watermark.Watermark(at=start)
+            store.save(mark, timedelta(seconds=self.lookback))
+        return store, mark
 
     def _who(self) -> str:
         return f"account {self.account_id or '(connection default)'} via {self.conn_id}"

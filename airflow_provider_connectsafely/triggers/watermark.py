@@ -1,16 +1,19 @@
 """Where :class:`~airflow_provider_connectsafely.triggers.reply_events.LinkedInRepliesEventTrigger`
-remembers which replies it has delivered: a small JSON file, one per watcher.
+remembers which replies it has delivered: a row of the send ledger's database
+(:mod:`~airflow_provider_connectsafely.ledger.trigger_state`), one per watcher.
 
-Airflow rebuilds an event trigger from its serialised kwargs after a triggerer restart, so
-the trigger's memory must live outside it, and its kwargs must not change (they identify the
-trigger). A file under ``$AIRFLOW_HOME`` is written atomically (temporary file, then
-``os.replace``) and needs no database or Airflow API, which works the same on Airflow 3.1
-and 3.3 and in tests. It is local to the machine: with triggerers on several machines, give
-the trigger a ``state_path`` on storage they all mount (see the trigger).
+Airflow rebuilds an event trigger from its serialised kwargs after a triggerer restart, and
+may run it on any triggerer of the deployment, so its memory must live outside it and outside
+any one machine; its kwargs must not change (they identify the trigger). Each write is a
+compare-and-set: if another triggerer wrote meanwhile, the two memories are merged, never
+overwritten.
 
-The file holds the watermark (the newest delivered reply's ``sentAt``) and the
-``messageUrn`` of every reply delivered within ``lookback`` of it, so replies with equal
-times, and replies the API lists a little late, are neither lost nor delivered twice.
+A watermark holds the newest delivered reply's ``sentAt`` and the ``messageUrn`` of every reply
+delivered within ``lookback`` of it, so replies with equal times, and replies the API lists a
+little late, are neither lost nor delivered twice.
+
+Release 0.1 kept the watermark in a JSON file under ``$AIRFLOW_HOME`` (or ``state_path``):
+such a file is read once, when a watcher has no row yet.
 """
 
 from __future__ import annotations
@@ -19,29 +22,20 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow_provider_connectsafely.triggers.polling import iso, parse_time
 
-
-def default_state_dir() -> Path:
-    """``$AIRFLOW_HOME/connectsafely/reply-watermarks`` (``~/airflow`` when unset)."""
-    home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
-    return Path(home) / "connectsafely" / "reply-watermarks"
+if TYPE_CHECKING:
+    from airflow_provider_connectsafely.ledger.trigger_state import StoredState, TriggerStateStore
 
 
-def state_file(conn_id: str, account_id: str | None, key: str = "", state_path: str | None = None) -> Path:
-    """The file of one watcher: ``state_path`` when given, else a file under
-    :func:`default_state_dir` named by connection, account and ``key``."""
-    if state_path:
-        return Path(state_path)
-    ident = f"{conn_id}|{account_id or ''}|{key}"
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{conn_id}-{account_id or 'default'}-{key}".strip("-"))[:80]
-    digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
-    return default_state_dir() / f"{slug}-{digest}.json"
+def state_key(conn_id: str, account_id: str | None, key: str = "") -> str:
+    """The ledger key of one watcher: connection, account and ``watermark_key``."""
+    return f"reply-watermark:{conn_id}|{account_id or ''}|{key}"
 
 
 @dataclass
@@ -64,35 +58,77 @@ class Watermark:
 
     def record(self, reply: dict, lookback: timedelta) -> None:
         """Mark a reply delivered; forget URNs too old to be listed again."""
-        sent = parse_time(reply["sentAt"])
-        self.seen[str(reply["messageUrn"])] = sent
-        self.at = max(self.at, sent)
+        self.seen[str(reply["messageUrn"])] = parse_time(reply["sentAt"])
+        self.at = max(self.at, self.seen[str(reply["messageUrn"])])
+        self._forget(lookback)
+
+    def merge(self, other: Watermark, lookback: timedelta) -> None:
+        """Take in what another writer delivered (the union of both memories)."""
+        self.seen.update(other.seen)
+        self.at = max(self.at, other.at)
+        self._forget(lookback)
+
+    def _forget(self, lookback: timedelta) -> None:
         horizon = self.query_since(lookback)
         self.seen = {urn: at for urn, at in self.seen.items() if at >= horizon}
 
+    def to_dict(self) -> dict:
+        return {"at": iso(self.at), "seen": {urn: iso(at) for urn, at in self.seen.items()}}
 
-def load(path: Path) -> Watermark | None:
-    """The stored watermark, or None when there is none yet."""
+    @classmethod
+    def from_dict(cls, data: dict) -> Watermark:
+        return cls(
+            at=parse_time(data["at"]), seen={urn: parse_time(at) for urn, at in data.get("seen", {}).items()}
+        )
+
+
+class WatermarkStore:
+    """One watcher's watermark in the ledger.
+
+    :param states: the ledger's trigger state.
+    :param key: from :func:`state_key`.
+    """
+
+    def __init__(self, states: TriggerStateStore, key: str) -> None:
+        self.states = states
+        self.key = key
+        self._read: StoredState | None = None
+
+    def load(self) -> Watermark | None:
+        """The stored watermark, or None when there is none yet."""
+        self._read = self.states.load(self.key)
+        return None if self._read is None else Watermark.from_dict(self._read.state)
+
+    def save(self, mark: Watermark, lookback: timedelta) -> None:
+        """Store ``mark``; when another writer stored first, merge theirs into ``mark`` and retry."""
+        while True:
+            written = self.states.save(self.key, mark.to_dict(), self._read)
+            if written is not None:
+                self._read = written
+                return
+            theirs = self.load()
+            if theirs is not None:
+                mark.merge(theirs, lookback)
+
+
+# -- release 0.1's files ------------------------------------------------------------------
+
+
+def legacy_file(conn_id: str, account_id: str | None, key: str = "", state_path: str | None = None) -> Path:
+    """Where release 0.1 kept a watcher's watermark: ``state_path``, else a file under
+    ``$AIRFLOW_HOME/connectsafely/reply-watermarks`` named by connection, account and key."""
+    if state_path:
+        return Path(state_path)
+    home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
+    ident = f"{conn_id}|{account_id or ''}|{key}"
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{conn_id}-{account_id or 'default'}-{key}".strip("-"))[:80]
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
+    return Path(home) / "connectsafely" / "reply-watermarks" / f"{slug}-{digest}.json"
+
+
+def load_file(path: Path) -> Watermark | None:
+    """A watermark file written by release 0.1, or None when there is none."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return Watermark.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return None
-    return Watermark(
-        at=parse_time(data["at"]), seen={urn: parse_time(at) for urn, at in data.get("seen", {}).items()}
-    )
-
-
-def save(path: Path, mark: Watermark) -> None:
-    """Write atomically: a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = json.dumps({"at": iso(mark.at), "seen": {urn: iso(at) for urn, at in mark.seen.items()}})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

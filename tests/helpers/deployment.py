@@ -76,13 +76,21 @@ class Deployment:
     :param metadata_url: the metadata database (PostgreSQL, SQLAlchemy URL).
     :param emulator: the emulator ``connectsafely_default`` points at.
     :param env: more settings for every process (``AIRFLOW__...``, connections).
+    :param dags: the folder of DAG files to deploy.
     """
 
     def __init__(
-        self, path: Path, *, executor: str, metadata_url: str, emulator: Emulator, env: dict[str, str]
+        self,
+        path: Path,
+        *,
+        executor: str,
+        metadata_url: str,
+        emulator: Emulator,
+        env: dict[str, str],
+        dags: Path = DEPLOY_DAGS,
     ) -> None:
         self.home = AirflowHome(path)
-        shutil.copytree(DEPLOY_DAGS, self.home.path / "dags", dirs_exist_ok=True)
+        shutil.copytree(dags, self.home.path / "dags", dirs_exist_ok=True)
         self.api_port = free_port()
         base = f"http://127.0.0.1:{self.api_port}"
         self.home.env.update(

@@ -21,7 +21,7 @@ from pathlib import Path
 from helpers.dag_runs import load_dag, task_results
 from helpers.paths import FIXTURES
 
-from airflow_provider_connectsafely.ledger import connection as ledger_connection
+from airflow_provider_connectsafely.ledger import locate
 from airflow_provider_connectsafely.outreach import caps
 from airflow_provider_connectsafely.testing import isolated_default_ledger
 
@@ -63,14 +63,15 @@ def test_the_plugin_is_opt_in():
 
 
 def test_isolated_default_ledger_points_then_closes_and_restores(tmp_path):
-    before = ledger_connection.default_ledger_path
+    before = locate.default_ledger_path
     path = tmp_path / "mine.sqlite"
     with isolated_default_ledger(path):
-        assert ledger_connection.default_ledger_path() == path
-        ledger = ledger_connection.open_ledger(None, logging.getLogger(__name__))
-        assert ledger_connection.open_ledger(None, logging.getLogger(__name__)) is ledger
-    assert ledger_connection.default_ledger_path is before
-    assert f"default:{path}" not in ledger_connection._OPEN
+        assert locate.default_ledger_path() == path
+        where = locate.locate(extra_ledger_conn_id=None)
+        ledger = locate.open_ledger(where, logging.getLogger(__name__))
+        assert locate.open_ledger(where, logging.getLogger(__name__)) is ledger
+    assert locate.default_ledger_path is before
+    assert f"sqlite:///{path}" not in locate._OPEN
 
 
 def test_short_cap_window_variable_defers_to_the_next_window(connection, airflow_db, monkeypatch):

@@ -37,3 +37,27 @@ def test_every_imported_distribution_is_declared():
     needed = {DISTRIBUTIONS.get(name, name).lower() for name in _third_party_imports() - OPTIONAL}
     assert needed <= declared, f"imported but not declared: {sorted(needed - declared)}"
     assert "apache-airflow-providers-standard" in declared  # DateTimeTrigger, imported as airflow.*
+
+
+def _pins(path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, sep, version = line.partition("==")
+        if sep and not line.startswith("#"):
+            pins[re.sub(r"[-_.]+", "-", name.strip()).lower()] = version.strip()
+    return pins
+
+
+def test_a_pinned_airflow_is_installed_exactly_as_its_constraints_file_says():
+    """An Airflow version with a file in constraints/ (the CI floor) is tested with exactly those
+    packages: a newer release of a dependency must not change what the floor proves unseen."""
+    from importlib.metadata import distributions, version
+
+    pinned = REPO / "constraints" / f"airflow-{version('apache-airflow')}.txt"
+    if not pinned.is_file():
+        pytest.skip(f"no {pinned.name}: this Airflow is installed as pip resolves it")
+    installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version for d in distributions()}
+    pins = _pins(pinned)
+    assert {"apache-airflow", "cryptography"} <= pins.keys()
+    drifted = {name: (pin, installed[name]) for name, pin in pins.items() if installed.get(name, pin) != pin}
+    assert drifted == {}, f"installed versions differ from {pinned.name}: {drifted} (rerun `make test-floor`)"

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 #: The newest schema version this code knows; ``schema.py`` defines the table at this version.
-HEAD = "0004"
+HEAD = "0005"
 #: The schema release 0.1 created, without recording any version.
 BASELINE = "0001"
 VERSION_TABLE = "connectsafely_ledger_version"
@@ -54,13 +54,12 @@ def upgrade(engine: Engine, where: str) -> bool:
     """
     from alembic import command
     from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
     from sqlalchemy import inspect
 
     from airflow_provider_connectsafely.ledger.schema import metadata, sends
 
     config = _config()
-    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    known = _known()
     with engine.connect() as conn, conn.begin():
         _lock(conn)
         before = MigrationContext.configure(
@@ -82,6 +81,58 @@ def upgrade(engine: Engine, where: str) -> bool:
     return True
 
 
+def upgrade_sql(engine: Engine, where: str) -> str:
+    """The SQL that :func:`upgrade` would run on this ledger, for its dialect (Alembic's offline
+    mode), without changing anything; empty when the ledger is at ``HEAD``. The database is
+    only read: for its schema version and, when a data step needs them, the existing keys.
+
+    :param engine: the ledger's engine.
+    :param where: the ledger's location, for the error message.
+    """
+    import io
+
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from airflow_provider_connectsafely.ledger.schema import sends
+
+    before = current_version(engine)
+    if before == HEAD:
+        return ""
+    if before is not None and before not in _known():
+        raise _too_new(before, where)
+    buffer = io.StringIO()
+    config = _config(buffer)
+    with engine.connect() as reader:
+        config.attributes.update(dialect_name=engine.dialect.name, read_connection=reader)
+        if before is None and not inspect(reader).has_table(sends.name):
+            command.upgrade(config, HEAD, sql=True)
+        else:
+            if before is None:  # a 0.1 ledger: record its version first
+                command.stamp(config, BASELINE, sql=True)
+            command.upgrade(config, f"{before or BASELINE}:{HEAD}", sql=True)
+    return buffer.getvalue()
+
+
+def upgrade_required(engine: Engine, version: str | None, where: str) -> Exception:
+    """The error of a task that may not migrate (``auto_migrate`` off) facing ``version``."""
+    from sqlalchemy import inspect
+
+    from airflow_provider_connectsafely.ledger.schema import sends
+
+    if version is not None and version > HEAD:
+        return _too_new(version, where)
+    if version is None and not inspect(engine).has_table(sends.name):
+        found = "has no ledger tables yet"
+    else:
+        found = f"has schema version {version or BASELINE}"
+    return _config_error(
+        f"The send ledger {where} {found}; this provider needs {HEAD}, and [connectsafely] "
+        "auto_migrate is off, so tasks leave the schema alone. Fix: run `connectsafely-ledger upgrade` "
+        "(or `connectsafely-ledger upgrade --sql` for the DDL) once, then rerun the task"
+    )
+
+
 def _lock(conn: Connection) -> None:
     from sqlalchemy import text
 
@@ -95,21 +146,29 @@ def _lock(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _config() -> Any:
+def _known() -> set[str]:
+    """Every schema version this code has a script for."""
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
+def _config(output_buffer: Any = None) -> Any:
     from alembic.config import Config
 
-    config = Config()
+    config = Config(output_buffer=output_buffer)
     config.set_main_option("script_location", str(Path(__file__).parent).replace("%", "%%"))
     return config
 
 
-def _too_new(version: str, where: str) -> Exception:
-    try:
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
-    except ImportError:
-        from airflow_provider_connectsafely.errors import ConnectSafelyConfigError  # type: ignore[no-redef]
+def _config_error(message: str) -> Exception:
+    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
 
-    return ConnectSafelyConfigError(
+    return ConnectSafelyConfigError(message)
+
+
+def _too_new(version: str, where: str) -> Exception:
+    return _config_error(
         f"The send ledger {where} has schema version {version}, newer than this provider knows "
         f"(its newest is {HEAD}): a newer airflow-provider-connectsafely has upgraded it. Fix: "
         "install the same, newest provider version on every worker and scheduler"

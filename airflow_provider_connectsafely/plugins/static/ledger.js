@@ -34,6 +34,9 @@ function showError(message) {
 function renderToday(today) {
   const box = $("today");
   box.replaceChildren();
+  $("ledger-where").textContent = today.ledger ? `Ledger: ${today.ledger}` : "";
+  $("notice").textContent = today.notice || "";
+  $("notice").hidden = !today.notice;
   if (!today.accounts.length) {
     box.append(el("p", { class: "muted", text: `No sends yet today (cap ${today.cap} per account).` }));
   }
@@ -44,8 +47,9 @@ function renderToday(today) {
     box.append(el("div", { class: "card", "data-account": account.account },
       el("div", { class: "muted", text: `Account ${account.account}` }),
       el("div", { class: "num", text: `${account.sent_today} / ${account.cap}` }),
-      el("div", { class: "muted", text: `${account.left} left today` }),
-      el("div", { class: "bar-track" }, fill)));
+      el("div", { class: "muted", text: `${account.left} left today${account.cap_source === "assumed" ? " (cap assumed: no task has capped this account today)" : ""}` }),
+      el("div", { class: "bar-track" }, fill),
+      el("div", { class: "muted connects", text: `${account.connects_this_week} / ${account.connect_cap ?? "no cap"} connection requests this week` })));
   }
 }
 

@@ -479,3 +479,98 @@ def test_a_new_ledger_and_an_upgraded_one_have_the_same_triggers_and_indexes(url
     names = {name for name, _ in upgraded}
     assert {"ix_connectsafely_sends_recipient_lower", "ix_connectsafely_sends_state_updated"} <= names
     assert any(name.startswith("connectsafely_sends_count") for name in names)
+
+
+# -- explicit upgrades: `connectsafely-ledger version`, `upgrade --sql`, `upgrade` ------------
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    from airflow_provider_connectsafely.cli.ledger import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_script(url: str, script: str) -> None:
+    """Apply SQL as a DBA would: the whole script, as printed."""
+    engine = create_engine(url)
+    raw = engine.raw_connection()
+    try:
+        if make_url(url).get_backend_name() == "sqlite":
+            raw.driver_connection.executescript(script)
+        else:
+            raw.driver_connection.autocommit = True
+            raw.driver_connection.execute(script)
+    finally:
+        raw.close()
+        engine.dispose()
+
+
+def everything(url: str) -> list[tuple]:
+    """Every table with its rows, to tell that a command changed nothing."""
+    engine = create_engine(url)
+    try:
+        names = sorted(inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            return [
+                (n, sorted(map(tuple, conn.execute(text(f"SELECT * FROM {n}"))), key=repr)) for n in names
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_version_and_upgrade_sql_read_a_0_1_ledger_without_changing_it(url):
+    load_0_1(url)
+    before = everything(url)
+
+    code, out, _ = cli("version", "--url", url)
+    assert code == 0
+    assert "schema:   0001" in out and f"provider: {HEAD}" in out and "connectsafely-ledger upgrade" in out
+    code, script, _ = cli("upgrade", "--sql", "--url", url)
+    assert code == 0 and "CREATE TABLE connectsafely_trigger_state" in script
+    assert "ALTER TABLE connectsafely_sends ADD COLUMN kind" in script
+    code, _, err = cli("list", "--url", url)
+    assert code == 2 and err.count("\n") == 1 and "connectsafely-ledger upgrade" in err
+
+    assert everything(url) == before
+
+
+def test_the_printed_sql_brings_a_0_1_ledger_to_the_schema_a_task_would(url):
+    load_0_1(url)
+    _, script, _ = cli("upgrade", "--sql", "--url", url)
+    run_script(url, script)
+    assert query(url, f"SELECT version_num FROM {VERSION_TABLE}") == [(HEAD,)]
+    assert schema_differences(url) == []
+    assert cli("upgrade", "--sql", "--url", url)[1].startswith("-- The send ledger")
+    assert open_ledger(url).get_many(FIXTURE_ROWS).keys() == FIXTURE_ROWS.keys()
+
+
+def test_the_printed_sql_for_an_empty_database_creates_the_ledger(url):
+    _, script, _ = cli("upgrade", "--sql", "--url", url)
+    run_script(url, script)
+    assert query(url, f"SELECT version_num FROM {VERSION_TABLE}") == [(HEAD,)]
+    assert schema_differences(url) == []
+
+
+def test_upgrade_migrates_once_then_has_nothing_to_do(url):
+    load_0_1(url)
+    code, out, _ = cli("upgrade", "--url", url)
+    assert code == 0 and f"schema (none) -> {HEAD}" in out
+    assert query(url, f"SELECT version_num FROM {VERSION_TABLE}") == [(HEAD,)]
+    code, out, _ = cli("upgrade", "--url", url)
+    assert code == 0 and "already at schema" in out
+    code, out, _ = cli("list", "--url", url, "--format", "json")
+    assert code == 0 and len(__import__("json").loads(out)) == len(FIXTURE_ROWS)
+    assert "up to date" in cli("version", "--url", url)[1]
+
+
+def test_upgrade_refuses_a_newer_ledger(url):
+    open_ledger(url).ensure_schema()
+    execute(url, f"UPDATE {VERSION_TABLE} SET version_num = '9999'")
+    code, _, err = cli("upgrade", "--url", url)
+    assert code == 2 and "9999" in err and err.count("\n") == 1

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
+from airflow_provider_connectsafely.ledger import locate
+from airflow_provider_connectsafely.ledger.locate import LedgerLocation
 from airflow_provider_connectsafely.ledger.records import NewSend
 from airflow_provider_connectsafely.ledger.sequences import SequenceStore
 from airflow_provider_connectsafely.ledger.store import SendLedger
@@ -72,7 +74,7 @@ def seeded(tmp_path):
     clock.now = NOW
     yield ledger, clock, path
     ledger.close()
-    location.close_all()
+    locate.close_all()
 
 
 @pytest.fixture
@@ -81,7 +83,7 @@ def client(seeded):
     who = {"name": "alice.ops"}
     app = api.create_app(
         clock=clock,
-        ledger_url=lambda: f"sqlite:///{path}",
+        ledger_location=lambda: at(path),
         daily_cap=lambda: 150,
         security={api.reader: lambda: who["name"], api.settler: lambda: who["name"]},
     )
@@ -103,13 +105,14 @@ def test_today_counts_sends_since_midnight_utc_against_the_cap(client, seeded):
     answer = client.get("/api/today")
     assert answer.status_code == 200
     connects = {"connect_cap": 90, "connects_this_week": 0}
+    assumed = {"cap_source": "assumed", "connect_cap_source": "assumed"}
     assert answer.json() == {
         "day_start": "2031-03-15T00:00:00+00:00",
         "week_start": "2031-03-10T00:00:00+00:00",
         "cap": 150,
         "connect_cap": 90,
         "accounts": [
-            {"account": "acct-1", "sent_today": 2, "cap": 150, "left": 148, **connects},
+            {"account": "acct-1", "sent_today": 2, "cap": 150, "left": 148, **connects, **assumed},
             {
                 "account": "acct-2",
                 "sent_today": 1,
@@ -117,9 +120,13 @@ def test_today_counts_sends_since_midnight_utc_against_the_cap(client, seeded):
                 "left": 149,
                 **connects,
                 "connects_this_week": 2,
+                **assumed,
             },
         ],
+        "ledger": answer.json()["ledger"],
+        "notice": None,
     }
+    assert answer.json()["ledger"].endswith("(given URL)")
 
 
 def test_daily_series_covers_30_days_ending_today(client):
@@ -271,7 +278,7 @@ def test_missing_or_old_ledger_gives_a_clear_message(tmp_path, seeded):
     from sqlalchemy import text
 
     security = {api.reader: lambda: "u", api.settler: lambda: "u"}
-    missing = api.create_app(ledger_url=lambda: f"sqlite:///{tmp_path / 'nope.sqlite'}", security=security)
+    missing = api.create_app(ledger_location=lambda: at(tmp_path / "nope.sqlite"), security=security)
     with TestClient(missing) as c:
         answer = c.get("/api/today")
     assert answer.status_code == 503
@@ -286,11 +293,13 @@ def test_missing_or_old_ledger_gives_a_clear_message(tmp_path, seeded):
     with ledger.engine.begin() as conn:
         conn.execute(text("UPDATE connectsafely_ledger_version SET version_num = '0002'"))
     ledger.close()
-    app = api.create_app(ledger_url=lambda: f"sqlite:///{old}", security=security)
+    app = api.create_app(ledger_location=lambda: at(old), security=security)
     with TestClient(app) as c:
         answer = c.get("/api/sends")
     assert answer.status_code == 503
-    assert "schema version 0002" in answer.json()["detail"] and "never migrates" in answer.json()["detail"]
+    detail = answer.json()["detail"]
+    assert "schema version 0002" in detail and "never migrates" in detail
+    assert "connectsafely-ledger upgrade" in detail
     check = SendLedger.sqlite(old)
     assert check.schema_version() == "0002"  # still old: the page migrated nothing
     check.close()
@@ -299,7 +308,7 @@ def test_missing_or_old_ledger_gives_a_clear_message(tmp_path, seeded):
 def test_without_credentials_every_route_is_refused(seeded):
     """The API server's own checks (not overridden): no token, no data."""
     _, _, path = seeded
-    app = api.create_app(ledger_url=lambda: f"sqlite:///{path}")
+    app = api.create_app(ledger_location=lambda: at(path))
     with TestClient(app) as c:
         for method, route in [
             ("GET", "/"),
@@ -331,55 +340,29 @@ def test_daily_cap_comes_from_the_default_connection(monkeypatch):
 
 def test_ledger_location_from_config(monkeypatch, isolated_default_ledger):
     monkeypatch.delenv("AIRFLOW__CONNECTSAFELY__LEDGER_CONN_ID", raising=False)
-    assert location.ledger_url() == f"sqlite:///{isolated_default_ledger}"
+    assert location.ledger_location().url == f"sqlite:///{isolated_default_ledger}"
     monkeypatch.setenv("AIRFLOW__CONNECTSAFELY__LEDGER_CONN_ID", "shared_ledger")
     monkeypatch.setenv(
         "AIRFLOW_CONN_SHARED_LEDGER",
         json.dumps({"conn_type": "postgres", "host": "db", "login": "u", "password": "pw", "schema": "l"}),
     )
-    assert location.ledger_url().endswith("://u:pw@db/l")
+    assert location.ledger_location().url.endswith("://u:pw@db/l")
     monkeypatch.setenv("AIRFLOW__CONNECTSAFELY__LEDGER_CONN_ID", "not_defined")
     with pytest.raises(location.LedgerUnavailable, match="not_defined"):
-        location.ledger_url()
+        location.ledger_location()
 
 
-def test_day_start_is_midnight_utc():
-    assert data.day_start(datetime(2031, 3, 15, 1, 0, tzinfo=timezone(timedelta(hours=5)))) == datetime(
-        2031, 3, 14, tzinfo=timezone.utc
-    )
+def test_today_shows_the_cap_the_tasks_applied(client, seeded):
+    ledger, _, _ = seeded
+    before = {row["account"]: row for row in client.get("/api/today").json()["accounts"]}
+    assert before["acct-1"]["cap_source"] == "assumed" and before["acct-1"]["cap"] == 150
+    ledger.note_cap("acct-1", "message", NOW.replace(hour=0, minute=0), 40)
+    after = {row["account"]: row for row in client.get("/api/today").json()["accounts"]}
+    assert after["acct-1"]["cap"] == 40 and after["acct-1"]["cap_source"] == "applied"
+    assert after["acct-1"]["left"] == max(40 - after["acct-1"]["sent_today"], 0)
+    answer = client.get("/api/today").json()
+    assert "ledger" in answer and "notice" in answer
 
 
-def test_queries_on_sqlite_and_postgresql(ledger):
-    """The page's queries on both backends: the SQL date and string functions differ."""
-    from airflow_provider_connectsafely.ledger import queries
-
-    clock = Clock(NOW)
-    ledger.clock = clock
-    _send(ledger, clock, NOW.replace(hour=1), "campaign:c1:urn:li:fsd_profile:X1", "sent")
-    _send(ledger, clock, NOW - timedelta(days=3), "campaign:c1:p2", "unknown")
-    _send(ledger, clock, NOW - timedelta(days=3, hours=2), "sequence:s:1:p3", "sent", account="acct-9")
-    _send(ledger, clock, NOW - timedelta(days=31), "campaign:c1:p4", "sent")
-    clock.now = NOW
-    assert [(a["account"], a["sent_today"]) for a in data.today(ledger, NOW, 10)["accounts"]] == [
-        ("acct-1", 1)
-    ]
-    days = {d["day"]: d["sent"] for d in data.daily(ledger, NOW)["days"] if d["sent"]}
-    assert days == {"2031-03-12": 1, "2031-03-15": 1}
-    expected = [
-        {
-            "campaign": s.campaign,
-            "kind": s.kind,
-            "label": f"{s.kind}:{s.campaign}",
-            "sends": s.states,
-            "enrollments": s.enrollments,
-        }
-        for s in queries.campaign_stats(ledger, queries.Filters())
-    ]
-    assert data.campaigns(ledger)["campaigns"] == expected
-    page = data.sends_page(ledger, search="P2", size=2)
-    assert [r["recipient"] for r in page["rows"]] == ["p2"] and page["total"] == 1
-    assert data.sends_page(ledger, search="x")["total"] == 1
-    assert data.sends_page(ledger, search="p_")["total"] == 0
-    assert data.sends_page(ledger, campaign="batch:c1", state="sent")["total"] == 2
-    assert data.sends_page(ledger, size=2, page=2)["rows"][0]["recipient"] == "p3"
-    assert data.settle(ledger, "campaign:c1:p2", "sent", "seen", settled_by="ops") is not None
+def at(path) -> LedgerLocation:
+    return LedgerLocation(f"sqlite:///{path}", "argument")

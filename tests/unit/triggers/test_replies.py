@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -181,9 +182,18 @@ async def run_until(trigger: LinkedInRepliesEventTrigger, count: int, settle: fl
 
 
 def event_trigger(tmp_path: Path, **kwargs: Any) -> LinkedInRepliesEventTrigger:
-    return LinkedInRepliesEventTrigger(
-        poke_interval=POKE, lookback=60, state_path=str(tmp_path / "watermark.json"), **kwargs
-    )
+    return LinkedInRepliesEventTrigger(poke_interval=POKE, lookback=60, **kwargs)
+
+
+def stored_mark(conn_id: str = "connectsafely_default", account_id: str | None = None) -> Any:
+    """The watermark as the ledger holds it (the default ledger of this test)."""
+    from airflow_provider_connectsafely.ledger import locate
+    from airflow_provider_connectsafely.ledger.trigger_state import TriggerStateStore
+
+    ledger = locate.open_ledger(locate.locate(connectsafely_conn_id=conn_id))
+    return watermark.WatermarkStore(
+        TriggerStateStore(ledger), watermark.state_key(conn_id, account_id)
+    ).load()
 
 
 def test_event_trigger_yields_each_reply_once_and_survives_a_restart(connection, tmp_path):
@@ -225,7 +235,7 @@ def test_event_trigger_delivers_a_late_reply_with_the_same_time(connection, tmp_
     tie = connection.reply(profile_id="bo-chen", text="same moment", at=at)
     events = asyncio.run(run_until(LinkedInRepliesEventTrigger(**trigger.serialize()[1]), 1, settle=2 * POKE))
     assert [e["messageUrn"] for e in events] == [tie["messageUrn"]]
-    stored = watermark.load(tmp_path / "watermark.json")
+    stored = stored_mark()
     assert stored is not None and set(stored.seen) == {first["messageUrn"], tie["messageUrn"]}
 
 
@@ -274,9 +284,45 @@ def test_event_trigger_serializes_and_is_an_asset_watcher_trigger(tmp_path):
     assert asset.watchers[0].trigger is trigger
 
 
-def test_watermark_files_are_per_connection_account_and_key(tmp_path, monkeypatch):
+def test_watermarks_are_per_connection_account_and_key():
+    a = watermark.state_key("cs", "acc-1")
+    assert len({a, watermark.state_key("cs", "acc-2"), watermark.state_key("cs", "acc-1", "x")}) == 3
+
+
+def test_two_triggerers_writing_at_once_merge_what_they_delivered(isolated_default_ledger):
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+    from airflow_provider_connectsafely.ledger.trigger_state import TriggerStateStore
+
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    lookback = timedelta(minutes=5)
+    ledgers = [SendLedger.sqlite(isolated_default_ledger) for _ in range(2)]
+    one, two = (watermark.WatermarkStore(TriggerStateStore(ledger), "k") for ledger in ledgers)
+    first = watermark.Watermark(at=start)
+    one.save(first, lookback)
+    mine, theirs = one.load(), two.load()
+    assert mine is not None and theirs is not None
+    mine.record({"messageUrn": "m1", "sentAt": "2026-03-02T09:01:00Z"}, lookback)
+    theirs.record({"messageUrn": "m2", "sentAt": "2026-03-02T09:02:00Z"}, lookback)
+    one.save(mine, lookback)
+    two.save(theirs, lookback)  # conflicts with one's write: merges instead of overwriting
+    stored = one.load()
+    assert stored is not None and set(stored.seen) == {"m1", "m2"}
+    assert stored.at == datetime(2026, 3, 2, 9, 2, tzinfo=timezone.utc)
+    for ledger in ledgers:
+        ledger.close()
+
+
+def test_a_watermark_file_of_release_0_1_is_taken_over(connection, tmp_path, monkeypatch):
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
-    a = watermark.state_file("cs", "acc-1")
-    assert a.parent == tmp_path / "connectsafely" / "reply-watermarks"
-    assert len({a, watermark.state_file("cs", "acc-2"), watermark.state_file("cs", "acc-1", "x")}) == 3
-    assert watermark.state_file("cs", None, state_path=str(tmp_path / "w.json")) == tmp_path / "w.json"
+    delivered = connection.reply(profile_id="ann-lee", text="already delivered by 0.1")
+    path = watermark.legacy_file("connectsafely_default", None)
+    path.parent.mkdir(parents=True)
+    mark = watermark.Watermark(at=now() - timedelta(seconds=30))
+    mark.record(delivered, timedelta(seconds=60))
+    path.write_text(json.dumps(mark.to_dict()), encoding="utf-8")
+
+    fresh = connection.reply(profile_id="bo-chen", text="new")
+    events = asyncio.run(run_until(event_trigger(tmp_path), 1, settle=3 * POKE))
+    assert [e["messageUrn"] for e in events] == [fresh["messageUrn"]]
+    stored = stored_mark()
+    assert stored is not None and delivered["messageUrn"] in stored.seen

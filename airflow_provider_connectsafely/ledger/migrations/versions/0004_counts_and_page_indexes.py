@@ -10,6 +10,8 @@ existing rows in one ``INSERT ... SELECT``; after that the triggers keep the cou
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -41,7 +43,7 @@ def upgrade() -> None:
     _fill_campaigns()
     for name, columns in INDEXES.items():
         op.create_index(name, SENDS, columns)
-    dialect = op.get_bind().dialect.name
+    dialect = op.get_context().dialect.name
     ops = " text_pattern_ops" if dialect == "postgresql" else ""
     op.execute(f"CREATE INDEX {SEARCH_INDEX} ON {SENDS} (lower(recipient){ops})")
     op.create_table(
@@ -68,9 +70,39 @@ def upgrade() -> None:
 
 
 def _fill_campaigns() -> None:
-    """Set ``campaign`` from each batch or sequence key, a page of keys at a time."""
+    """Set ``campaign`` from each batch or sequence key, a page of keys at a time.
+
+    Offline (``upgrade --sql``) the keys are read on a read-only connection and the script gets
+    one ``UPDATE`` per campaign row: the label is computed in Python, not in SQL.
+    """
+    from alembic import context
+
+    if context.is_offline_mode():
+        reader = context.config.attributes["read_connection"]
+        offline = sa.table(SENDS, sa.column("dedupe_key"), sa.column("campaign"))
+        if reader is None or not sa.inspect(reader).has_table(SENDS):
+            return
+        for keys in _pages(reader, offline):
+            for k in keys:
+                label = campaign_label(k)
+                if label:
+                    op.execute(sa.update(offline).where(offline.c.dedupe_key == k).values(campaign=label))
+        return
     conn = op.get_bind()
     sends = sa.table(SENDS, sa.column("dedupe_key"), sa.column("campaign"))
+    write = (
+        sa.update(sends)
+        .where(sends.c.dedupe_key == sa.bindparam("key"))
+        .values(campaign=sa.bindparam("label"))
+    )
+    for keys in _pages(conn, sends):
+        labels = [{"key": k, "label": label} for k in keys if (label := campaign_label(k))]
+        if labels:
+            conn.execute(write, labels)
+
+
+def _pages(conn: sa.Connection, sends: sa.TableClause) -> Iterator[list[str]]:
+    """The batch and sequence keys, in pages of ``_PAGE`` (bounded memory on any ledger)."""
     key = sends.c.dedupe_key
     pick = (
         sa.select(key)
@@ -78,20 +110,17 @@ def _fill_campaigns() -> None:
         .order_by(key)
         .limit(_PAGE)
     )
-    write = sa.update(sends).where(key == sa.bindparam("key")).values(campaign=sa.bindparam("label"))
     last = None
     while True:
         keys = list(conn.execute(pick if last is None else pick.where(key > last)).scalars())
         if not keys:
             return
-        labels = [{"key": k, "label": label} for k in keys if (label := campaign_label(k))]
-        if labels:
-            conn.execute(write, labels)
+        yield keys
         last = keys[-1]
 
 
 def downgrade() -> None:
-    for statement in drop_count_triggers(op.get_bind().dialect.name):
+    for statement in drop_count_triggers(op.get_context().dialect.name):
         op.execute(statement)
     op.drop_table(COUNTS)
     for name in (*INDEXES, SEARCH_INDEX):
