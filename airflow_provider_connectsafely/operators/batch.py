@@ -5,7 +5,7 @@ Only Airflow's task SDK is imported at module level: DAG files import this on ev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.operators.base import (
@@ -41,6 +41,10 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
     :param recipients_sql: a query whose rows (as dicts) are the recipients, instead of
         ``recipients``; needs ``recipients_conn_id`` (any ``common.sql`` connection).
     :param recipients_conn_id: the database connection for ``recipients_sql``.
+    :param recipients_parameters: the values bound to the placeholders of ``recipients_sql``
+        by the database's driver, never formatted into the SQL (templated): a dict for named
+        placeholders (``:since`` in SQLite, ``%(since)s`` in PostgreSQL) or a list for
+        positional ones (``?``, ``%s``), e.g. ``{"since": "{{ ds }}"}``.
     :param subject: the InMail subject template.
     :param campaign: the dedupe scope: one message per campaign and recipient, across runs.
         Default: ``<dag_id>.<task_id>``.
@@ -79,6 +83,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         "recipients",
         "recipients_sql",
         "recipients_conn_id",
+        "recipients_parameters",
         "campaign",
         "message_type",
         "account_id",
@@ -88,7 +93,11 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         "send_window",
         "timezone",
     )
-    template_fields_renderers = {"recipients": "json", "recipients_sql": "sql"}
+    template_fields_renderers = {
+        "recipients": "json",
+        "recipients_sql": "sql",
+        "recipients_parameters": "json",
+    }
     ui_color = "#d6e6f7"
 
     def __init__(
@@ -98,6 +107,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         recipients: Any = None,
         recipients_sql: str | None = None,
         recipients_conn_id: str | None = None,
+        recipients_parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         subject: str | None = None,
         campaign: str | None = None,
         min_interval: float = 0.0,
@@ -126,11 +136,12 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         self.timezone_field = timezone_field
 
         self.endpoint = check_endpoint(endpoint, self.message_type)
-        check_recipient_source(recipients, recipients_sql, recipients_conn_id)
+        check_recipient_source(recipients, recipients_sql, recipients_conn_id, recipients_parameters)
         self.message = message
         self.recipients = recipients
         self.recipients_sql = recipients_sql
         self.recipients_conn_id = recipients_conn_id
+        self.recipients_parameters = recipients_parameters
         self.subject = subject
         self.campaign = campaign
         self.min_interval = min_interval
@@ -146,7 +157,9 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         from airflow_provider_connectsafely.operators.base import to_airflow_error
         from airflow_provider_connectsafely.outreach.delivery import WaitRequired
 
-        rows = load_recipients(self.recipients, self.recipients_sql, self.recipients_conn_id)
+        rows = load_recipients(
+            self.recipients, self.recipients_sql, self.recipients_conn_id, self.recipients_parameters
+        )
         try:
             items = self._prepare(rows, context)
             ledger = None if self.is_dry_run and not self.use_ledger else self._ledger()
@@ -163,15 +176,15 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         except ConnectSafelyError as exc:
             raise to_airflow_error(exc) from exc
         result = batch.report(done, dry_run=self.is_dry_run)
-        fatal = next((o for o in done if o.stops_batch), None)
+        stopped = batch.stop_reason(done)
         failures = sum(1 for o in done if batch.counts_as_failure(o))
-        if fatal or failures > self.max_failures:
+        if stopped or failures > self.max_failures:
             ti = context.get("ti") if context else None
             if ti is not None:
                 ti.xcom_push(key="outcomes", value=result)
             reason = (
-                f"stopped at once: {fatal.reason}"
-                if fatal
+                f"stopped at once: {stopped}"
+                if stopped
                 else f"{failures} recipient(s) failed or unknown, more than max_failures={self.max_failures}"
             )
             raise AirflowFailException(

@@ -5,7 +5,7 @@ Only Airflow's task SDK is imported at module level: DAG files import this on ev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely import defaults
@@ -52,6 +52,9 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
     :param recipients: list of dicts (as for the batch operator), or an upstream task's output.
     :param recipients_sql: a query whose rows are the recipients, instead of ``recipients``.
     :param recipients_conn_id: the database connection for ``recipients_sql``.
+    :param recipients_parameters: the values bound to the placeholders of ``recipients_sql``
+        (templated): a dict for named placeholders, a list for positional ones, as for the
+        batch operator.
     :param stop_on_reply: read replies before sending follow-ups and stop for those who replied.
     :param on_removed: ``continue`` (default) or ``stop`` for enrolled people missing from
         this run's recipients.
@@ -84,6 +87,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         "recipients",
         "recipients_sql",
         "recipients_conn_id",
+        "recipients_parameters",
         "account_id",
         "account_ids",
         "connectsafely_conn_id",
@@ -91,7 +95,11 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         "send_window",
         "timezone",
     )
-    template_fields_renderers = {"recipients": "json", "recipients_sql": "sql"}
+    template_fields_renderers = {
+        "recipients": "json",
+        "recipients_sql": "sql",
+        "recipients_parameters": "json",
+    }
     ui_color = "#cfe3d4"
 
     def __init__(
@@ -102,6 +110,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         recipients: Any = None,
         recipients_sql: str | None = None,
         recipients_conn_id: str | None = None,
+        recipients_parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         stop_on_reply: bool = True,
         on_removed: str = "continue",
         messaging_channel: str | None = None,
@@ -120,7 +129,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         self.account_ids = account_ids
         self.warmup = warmup
         self.weekly_limit = weekly_limit
-        check_recipient_source(recipients, recipients_sql, recipients_conn_id)
+        check_recipient_source(recipients, recipients_sql, recipients_conn_id, recipients_parameters)
         check_window_args(self.send_window, self.timezone, timezone_field)
         self.timezone_field = timezone_field
         if not steps or not all(isinstance(step, SequenceStep) for step in steps):
@@ -134,6 +143,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         self.recipients = recipients
         self.recipients_sql = recipients_sql
         self.recipients_conn_id = recipients_conn_id
+        self.recipients_parameters = recipients_parameters
         self.stop_on_reply = stop_on_reply
         self.on_removed = on_removed
         self.messaging_channel = messaging_channel
@@ -142,13 +152,16 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
 
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any]:
         from airflow_provider_connectsafely.api.errors import ConnectSafelyError
+        from airflow_provider_connectsafely.compat import AirflowFailException
         from airflow_provider_connectsafely.ledger.sequences import SequenceStore
         from airflow_provider_connectsafely.operators.base import to_airflow_error
         from airflow_provider_connectsafely.outreach.batch import prepare_items
         from airflow_provider_connectsafely.outreach.delivery import WaitRequired
         from airflow_provider_connectsafely.outreach.sequence import SequenceRun
 
-        rows = load_recipients(self.recipients, self.recipients_sql, self.recipients_conn_id)
+        rows = load_recipients(
+            self.recipients, self.recipients_sql, self.recipients_conn_id, self.recipients_parameters
+        )
         render = self._renderer(context)
         try:
             first = next((i for i, step in enumerate(self.steps) if not step.connects), None)
@@ -181,12 +194,21 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 render_note=self._note_renderer(context),
             )
             try:
-                return sequence.execute(items, dry_run=self.is_dry_run)
+                result = sequence.execute(items, dry_run=self.is_dry_run)
             except WaitRequired as wait:
                 self._pause(wait, deferred_since)
                 raise AssertionError("not reached") from None
         except ConnectSafelyError as exc:
             raise to_airflow_error(exc) from exc
+        if sequence.stopped is not None:
+            ti = context.get("ti") if context else None
+            if ti is not None:
+                ti.xcom_push(key="outcomes", value=result)
+            raise AirflowFailException(
+                f"Sequence stopped at once: {sequence.stopped}. Every outcome is recorded (XCom key "
+                "'outcomes' and the send ledger); the enrolments are kept for the next run."
+            )
+        return result
 
     def _invitations(self, ledger: SendLedger) -> Invitations | None:
         if self.is_dry_run or not any(step.connects for step in self.steps):

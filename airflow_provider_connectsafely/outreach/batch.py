@@ -218,8 +218,9 @@ class BatchRun:
 
     def _send_from_pool(self, item: BatchItem, entry: LedgerEntry | None) -> Outcome | None:
         """Send ``item`` from the pool's account for it; None when it waits for a cap. An
-        account that refuses (401/403) leaves the rotation, and a new recipient is tried on
-        the next account at once."""
+        account that refuses (401/403) leaves the rotation: a new recipient is tried on the
+        next account at once, one who belongs to it is not attempted (never moved to another
+        account). The refusal itself is returned only when no account is left."""
         from dataclasses import replace
 
         from airflow_provider_connectsafely.outreach.delivery import _UNSET, WaitRequired
@@ -233,6 +234,9 @@ class BatchRun:
                 reason = (
                     f"its account {own} (which contacted them first) is out of rotation: {pool.retired[own]}"
                 )
+                return Outcome(status.NOT_ATTEMPTED, item.recipient, item.key, reason=reason)
+            if not pool.active:
+                reason = f"every LinkedIn account is out of rotation ({pool.describe()})"
                 return Outcome(status.NOT_ATTEMPTED, item.recipient, item.key, reason=reason)
             account = pool.pick(item.identity)
             if account is None:
@@ -255,7 +259,7 @@ class BatchRun:
             self.log.warning(
                 "LinkedIn account %s is out of rotation for this run: %s", account, outcome.reason
             )
-            if own is not None or not pool.active:
+            if not pool.active:
                 return outcome
             existing = _UNSET  # its row changed: the sender reads it again
 
@@ -323,18 +327,31 @@ class BatchRun:
             return False
         return self.on_unknown != "skip" or outcome.error is not None
 
+    def stop_reason(self, done: list[Outcome]) -> str | None:
+        """Why the batch stopped short, or None. With one account: an error no other recipient
+        can get past. With several: every account is out of rotation while someone was left
+        unsent; an account that refuses while another is active stops nothing."""
+        if self.accounts is None:
+            fatal = next((o for o in done if o.stops_batch), None)
+            return (fatal.reason or "refused") if fatal is not None else None
+        left = any(o.stops_batch or o.status == status.NOT_ATTEMPTED for o in done)
+        if self.accounts.active or not left:
+            return None
+        return f"every LinkedIn account is out of rotation ({self.accounts.describe()})"
+
     def report(self, done: list[Outcome], *, dry_run: bool = False) -> dict[str, Any]:
         """Log the summary and every problem (bounded); return the summary and outcomes."""
         summary: dict[str, Any] = {"total": len(done), "dry_run": dry_run, **counts(done)}
         self.log.info(
             "Batch finished: %d recipient(s): %s", len(done), counts_text(summary) or "nothing to do"
         )
-        problems = [o for o in done if o.status in (status.FAILED, status.UNKNOWN)]
+        problems = [o for o in done if o.status in (status.FAILED, status.UNKNOWN, status.NOT_ATTEMPTED)]
         for outcome in problems[:PROBLEMS_LOGGED]:
             self.log.warning("Recipient %s: %s: %s", outcome.recipient, outcome.status, outcome.reason)
         if len(problems) > PROBLEMS_LOGGED:
             self.log.warning(
-                "... and %d more failed or unknown recipient(s); every outcome is in the task's XCom",
+                "... and %d more failed, unknown or not attempted recipient(s); every outcome is in "
+                "the task's XCom",
                 len(problems) - PROBLEMS_LOGGED,
             )
         return {"summary": summary, "outcomes": [o.to_dict() for o in done]}

@@ -44,6 +44,9 @@ class ReplyCheck:
     :param now: the current time.
     :param due: the step due now for an enrolment, or None (the fallback reads only those).
     :param log: where the replies found are logged.
+    :param refused: called with the account and the reason when reading its messages is
+        refused (401/403); that account's replies are not read this run (its people must wait).
+        None: the error is raised.
     """
 
     campaign: str
@@ -52,6 +55,7 @@ class ReplyCheck:
     now: Clock
     due: Callable[[Enrollment], int | None]
     log: Any
+    refused: Callable[[str, str], None] | None = None
 
     def run(self, live: list[Enrollment]) -> None:
         """Mark those who replied since their first step; one account-wide listing per
@@ -66,14 +70,23 @@ class ReplyCheck:
             since = max(earliest, (self.store.watermark(self.campaign, account) or earliest) - REPLY_OVERLAP)
             checked_at = self.now()
             try:
-                found = self.replies.recent(since, api_account)
+                found = self._read(group, since, api_account)
             except ConnectSafelyError as exc:
-                if exc.stops_batch:
+                if not exc.stops_batch or self.refused is None:
                     raise
-                self.log.warning("Reading recent messages failed (%s); reading each due conversation", exc)
-                found = self._per_conversation(group, api_account)
+                self.refused(account, f"{type(exc).__name__}: {exc.message}")
+                continue
             self._match(group, found)
             self.store.set_watermark(self.campaign, account, checked_at)
+
+    def _read(self, group: list[Enrollment], since: datetime, account_id: str | None) -> list[dict[str, Any]]:
+        try:
+            return self.replies.recent(since, account_id)
+        except ConnectSafelyError as exc:
+            if exc.stops_batch:
+                raise
+            self.log.warning("Reading recent messages failed (%s); reading each due conversation", exc)
+            return self._per_conversation(group, account_id)
 
     def _per_conversation(self, group: list[Enrollment], account_id: str | None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

@@ -87,6 +87,8 @@ class SequenceRun:
     accounts: AccountPool | None = None
     invitations: Invitations | None = None
     render_note: Callable[[SequenceStep, dict[str, Any], int], str | None] | None = None
+    #: Why this run stopped sending (every account out of rotation, or the only one refused).
+    stopped: str | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.on_removed not in ON_REMOVED:
@@ -113,7 +115,10 @@ class SequenceRun:
         everyone = self.store.enrollments(self.campaign)
         live = self._reconcile(everyone, set(people))
         if self.replies is not None:
-            ReplyCheck(self.campaign, self.store, self.replies, self._now, self.due_step, self.log).run(live)
+            check = ReplyCheck(
+                self.campaign, self.store, self.replies, self._now, self.due_step, self.log, self._refused
+            )
+            check.run(live)
         live = [e for e in live if e.state in (state.ACTIVE, state.UNKNOWN)]
         this_run = self._send_due(live)
         for outcome in invalid_items:
@@ -177,12 +182,9 @@ class SequenceRun:
                 continue
             if self._held(enrollment, index, held, done):
                 continue
-            pool = self.accounts
-            if pool is not None and enrollment.account in pool.retired:
-                why = (
-                    f"its account {enrollment.account} is out of rotation: {pool.retired[enrollment.account]}"
-                )
-                done[enrollment.recipient] = {"status": WAITING, "step": index + 1, "reason": why}
+            blocked = self._blocked(enrollment, index)
+            if blocked is not None:
+                done[enrollment.recipient] = blocked
                 continue
             if last is not None and self.min_interval > 0:
                 self.sleep(max(0.0, self.min_interval - (time.monotonic() - last)))
@@ -194,28 +196,59 @@ class SequenceRun:
                 capped.append(wait)
                 done[enrollment.recipient] = {"status": WAITING, "step": index + 1, "reason": wait.reason}
                 continue
+            except ConnectSafelyError as exc:
+                if not exc.stops_batch:
+                    raise
+                # A read before the step (was the invitation accepted?) refused by the account.
+                why = f"{type(exc).__name__}: {exc.message}"
+                outcome = Outcome(status.FAILED, enrollment.recipient, reason=why, error=exc)
             done[enrollment.recipient] = {"status": outcome.status, "step": index + 1}
             if outcome.reason and outcome.status != status.SENT:
                 done[enrollment.recipient]["reason"] = outcome.reason
             if outcome.status == status.SENT or outcome.error is not None:
                 last = time.monotonic()
-            if outcome.stops_batch and outcome.error is not None:
-                if pool is None or enrollment.account == DEFAULT_ACCOUNT:
-                    raise outcome.error
-                pool.retire(enrollment.account, outcome.reason or "refused")
-                self.log.warning(
-                    "LinkedIn account %s is out of rotation for this run: %s",
-                    enrollment.account,
-                    outcome.reason,
-                )
-                if not pool.active:
-                    raise outcome.error
+            if outcome.stops_batch:
+                self._refused(enrollment.account, outcome.reason or "refused")
+                refused = self._blocked(enrollment, index)
+                assert refused is not None  # out of rotation now, or the run stopped
+                done[enrollment.recipient] = refused
+        if self.stopped is not None:
+            return done  # the run fails: no waiting for caps or windows
         waits: list[WaitRequired] = list(capped)
         if held and self.windows is not None:
             waits.append(self.windows.closed(held))
         if waits:
             raise min(waits, key=lambda wait: wait.reset_at)
         return done
+
+    def _refused(self, account: str, reason: str) -> None:
+        """``account`` answered 401/403: with several accounts it leaves the rotation for this
+        run (its people wait, enrolled with it), and the run stops once none is left; with one
+        account the run stops."""
+        pool = self.accounts
+        if pool is None or account == DEFAULT_ACCOUNT:
+            self.stopped = self.stopped or reason
+            return
+        pool.retire(account, reason)
+        self.log.warning("LinkedIn account %s is out of rotation for this run: %s", account, reason)
+        self._stop_when_no_account_is_left()
+
+    def _blocked(self, enrollment: Enrollment, index: int) -> dict[str, Any] | None:
+        """This run's outcome of a due step that cannot go out (its account is out of
+        rotation, or the run stopped): it waits, the enrolment kept. None when it can go."""
+        pool = self.accounts
+        if pool is not None and enrollment.account in pool.retired:
+            self._stop_when_no_account_is_left()
+            why = f"its account {enrollment.account} is out of rotation: {pool.retired[enrollment.account]}"
+        elif self.stopped is not None:
+            why = f"not sent, the run stopped: {self.stopped}"
+        else:
+            return None
+        return {"status": WAITING, "step": index + 1, "reason": why}
+
+    def _stop_when_no_account_is_left(self) -> None:
+        if self.accounts is not None and not self.accounts.active and self.stopped is None:
+            self.stopped = f"every LinkedIn account is out of rotation ({self.accounts.describe()})"
 
     def _held(
         self, enrollment: Enrollment, index: int, held: list[str], done: dict[str, dict[str, Any]]

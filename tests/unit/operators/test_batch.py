@@ -201,6 +201,146 @@ def test_recipients_from_sql(connection, tmp_path, monkeypatch):
     assert [m["message"] for m in connection.messages()] == ["Hi Sid", "Hi Sue"]
 
 
+@pytest.fixture
+def crm_db(tmp_path, monkeypatch):
+    """A SQLite CRM behind the connection ``crm_db`` (apache-airflow-providers-sqlite)."""
+    import sqlite3
+
+    db = tmp_path / "crm.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE people (recipient_profile_id TEXT, first_name TEXT, company TEXT)")
+        conn.executemany(
+            "INSERT INTO people VALUES (?, ?, ?)",
+            [("bp-ann", "Ann", "Acme"), ("bp-bea", "Bea", "O'Hara & Sons"), ("bp-cal", "Cal", "Acme")],
+        )
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_DB", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+    return db
+
+
+def sql_batch(sql: str, parameters, **kwargs) -> SendLinkedInMessageBatchOperator:
+    return SendLinkedInMessageBatchOperator(
+        task_id="sql",
+        recipients_sql=sql,
+        recipients_conn_id="crm_db",
+        recipients_parameters=parameters,
+        message="Hi {{ recipient.first_name }}",
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "parameters"),
+    [
+        ("SELECT * FROM people WHERE company = :company ORDER BY first_name", {"company": "Acme"}),
+        ("SELECT * FROM people WHERE company = ? ORDER BY first_name", ["Acme"]),
+        ("SELECT * FROM people WHERE company = ? ORDER BY first_name", ("Acme",)),
+    ],
+)
+def test_recipients_sql_binds_parameters_and_reads_only_the_matching_rows(
+    connection, crm_db, sql, parameters
+):
+    result = sql_batch(sql, parameters, campaign="bind").execute(fake_context("bind"))
+    assert [o["recipient"] for o in result["outcomes"]] == ["bp-ann", "bp-cal"]
+    assert [m["message"] for m in connection.messages()] == ["Hi Ann", "Hi Cal"]
+
+
+def test_a_quote_in_a_bound_value_is_data_not_sql(connection, crm_db):
+    import sqlite3
+
+    sql = "SELECT * FROM people WHERE company = :company"
+    result = sql_batch(sql, {"company": "O'Hara & Sons"}, campaign="q").execute(fake_context("q"))
+    assert [o["recipient"] for o in result["outcomes"]] == ["bp-bea"]
+    # What formatting into the SQL would turn into "every row" matches nothing.
+    injected = sql_batch(sql, {"company": "x' OR '1'='1"}, campaign="q2").execute(fake_context("q2"))
+    assert injected["outcomes"] == [] and [m["recipientProfileId"] for m in connection.messages()] == [
+        "bp-bea"
+    ]
+    with sqlite3.connect(crm_db) as conn:
+        assert conn.execute("SELECT count(*) FROM people").fetchone() == (3,)
+
+
+@pytest.mark.parametrize("parameters", ["{{ params.company }}", "{% if true %}Acme{% endif %}"])
+def test_recipients_parameters_rendering_to_text_fail_before_any_request(connection, crm_db, parameters):
+    """A whole-field template passes the parse-time check and renders to a string: refused
+    before the query and any request, without retries (AirflowFailException)."""
+    op = sql_batch("SELECT * FROM people WHERE company = ?", parameters)
+    with pytest.raises(
+        AirflowFailException, match=r"Invalid `recipients_parameters`.*got str.*template each value"
+    ):
+        op.execute(fake_context("bad-params"))
+    assert connection.requests() == []
+
+
+@pytest.mark.parametrize("parameters", ["Acme", b"Acme", 5, {"Acme"}])
+def test_bad_recipients_parameters_fail_when_the_dag_is_parsed(parameters):
+    with pytest.raises(
+        ValueError, match=r"Invalid `recipients_parameters`.*Fix: pass the values as a dict or a list"
+    ):
+        sql_batch("SELECT * FROM people WHERE company = ?", parameters)
+
+
+def test_recipients_parameters_from_an_upstream_task_are_checked_when_resolved():
+    from airflow.sdk import DAG, task
+
+    with DAG("params_from_xcom", schedule=None):
+
+        @task
+        def segment() -> dict:
+            return {"company": "Acme"}
+
+        op = sql_batch("SELECT * FROM people WHERE company = :company", segment())
+    assert op.recipients_parameters is not None  # an XComArg: resolved when the task runs
+
+
+def test_bad_recipients_parameters_after_rendering_fail_before_any_request(connection, crm_db):
+    op = sql_batch("SELECT * FROM people WHERE company = ?", ["Acme"])
+    op.recipients_parameters = 42  # e.g. an upstream task's output, resolved at run time
+    with pytest.raises(AirflowFailException, match=r"Invalid `recipients_parameters`.*got int"):
+        op.execute(fake_context("bad-params"))
+    assert connection.requests() == []
+
+
+def test_recipients_parameters_need_recipients_sql():
+    from airflow_provider_connectsafely.operators.sequence import LinkedInSequenceOperator, SequenceStep
+
+    with pytest.raises(ValueError, match="recipients_parameters binds values into recipients_sql"):
+        SendLinkedInMessageBatchOperator(
+            task_id="t", recipients=["x"], recipients_parameters=[1], message="hi"
+        )
+    with pytest.raises(ValueError, match="recipients_parameters binds values into recipients_sql"):
+        LinkedInSequenceOperator(
+            task_id="t",
+            campaign="c",
+            recipients=["x"],
+            recipients_parameters={"a": 1},
+            steps=[SequenceStep("hi")],
+        )
+
+
+def test_a_query_refused_as_written_fails_without_retries(connection, crm_db):
+    op = sql_batch("SELECT * FROM people WHERE company = ? AND first_name = ?", ["Acme"])
+    with pytest.raises(
+        AirflowFailException, match=r"recipients_sql was refused: ProgrammingError.*one value per placeholder"
+    ):
+        op.execute(fake_context("refused"))
+    assert connection.requests() == []
+
+
+def test_recipients_conn_id_must_be_a_database(connection, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_NOT_A_DB", json.dumps({"conn_type": "connectsafely", "host": "x"}))
+    op = SendLinkedInMessageBatchOperator(
+        task_id="t", recipients_sql="SELECT 1", recipients_conn_id="not_a_db", message="hi"
+    )
+    with pytest.raises(AirflowFailException, match="runs no SQL"):
+        op.execute(fake_context("nodb"))
+    missing = SendLinkedInMessageBatchOperator(
+        task_id="t", recipients_sql="SELECT 1", recipients_conn_id="no_such_crm", message="hi"
+    )
+    with pytest.raises(AirflowFailException, match="Recipients connection 'no_such_crm' is not defined"):
+        missing.execute(fake_context("nodb"))
+    assert connection.requests() == []
+
+
 def test_recipients_must_be_a_list(connection):
     op = SendLinkedInMessageBatchOperator(task_id="bad", recipients={"a": 1}, message="hi")
     with pytest.raises(AirflowFailException, match="Invalid `recipients`"):

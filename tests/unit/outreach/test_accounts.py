@@ -166,26 +166,36 @@ def test_a_batch_spreads_over_the_accounts_and_waits_when_all_are_full(ledger):
     assert [o.status for o in done].count("sent") == 1
 
 
-def test_an_account_that_refuses_leaves_the_rotation_and_the_others_go_on(ledger):
+@pytest.mark.parametrize("order", [("bo", "ann", "cy"), ("ann", "bo", "cy")], ids=["new first", "ann first"])
+def test_an_account_that_refuses_leaves_the_rotation_and_the_others_go_on(ledger, order):
     sent(ledger, "campaign:autumn:ann", "a", "ann", NOW - timedelta(days=3))  # ann belongs to a
     api = FakeApi(refusing=("a",))
     pool = AccountPool(["a", "b"], ledger, daily_limit=None)
-    items = people("bo", "ann", "cy")
+    batch = batch_of(ledger, api, pool)
 
-    done = batch_of(ledger, api, pool).send_all(items, {})
+    done = {o.recipient: o for o in batch.send_all(people(*order), {})}
 
     assert api.sent == [("b", "bo"), ("b", "cy")]
-    outcomes = [(o.recipient, o.status) for o in done]
-    assert outcomes == [("bo", "sent"), ("ann", "not_attempted"), ("cy", "sent")]
-    assert "its account a (which contacted them first) is out of rotation" in done[1].reason
+    assert {who: o.status for who, o in done.items()} == {"bo": "sent", "ann": "not_attempted", "cy": "sent"}
+    assert done["ann"].reason == (
+        "its account a (which contacted them first) is out of rotation: "
+        "PermissionDeniedError: ConnectSafely API answered 403: trial expired"
+    )
     assert pool.retired == {"a": "PermissionDeniedError: ConnectSafely API answered 403: trial expired"}
+    assert batch.stop_reason(list(done.values())) is None
     assert ledger.get("campaign:spring:bo").account == "b"
+    ann = ledger.get("campaign:spring:ann")  # refused on her account: not delivered, sent next run
+    assert (ann is not None and ann.may_send_again) if order[0] == "ann" else ann is None
 
 
 def test_when_every_account_refuses_the_batch_stops(ledger):
     api = FakeApi(refusing=("a", "b"))
-    done = batch_of(ledger, api, AccountPool(["a", "b"], ledger, daily_limit=None)).send_all(
-        people("bo", "cy"), {}
-    )
+    batch = batch_of(ledger, api, AccountPool(["a", "b"], ledger, daily_limit=None))
+    done = batch.send_all(people("bo", "cy"), {})
     assert [o.status for o in done] == ["failed", "not_attempted"]
     assert api.sent == []
+    assert batch.stop_reason(done) == (
+        "every LinkedIn account is out of rotation (a: out of rotation (PermissionDeniedError: "
+        "ConnectSafely API answered 403: trial expired); b: out of rotation (PermissionDeniedError: "
+        "ConnectSafely API answered 403: trial expired))"
+    )

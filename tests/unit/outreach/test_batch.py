@@ -107,7 +107,7 @@ def test_report_logs_each_problem_with_its_reason_bounded(store, caplog):
     assert (
         warnings[0].startswith("Recipient p0: failed: NotFoundError") and "Profile not found" in warnings[0]
     )
-    assert warnings[-1].startswith("... and 5 more failed or unknown recipient(s)")
+    assert warnings[-1].startswith("... and 5 more failed, unknown or not attempted recipient(s)")
     assert result["summary"]["sent"] == 1 and result["summary"]["failed"] == len(names)
     assert any("Batch finished: 26 recipient(s): sent 1, failed 25" in r.getMessage() for r in caplog.records)
 
