@@ -135,12 +135,13 @@ class ConnectSafelyNotifier(BaseNotifier):
     async def async_notify(self, context: Context) -> None:
         """Send the message without blocking the event loop (e.g. in the triggerer).
 
-        The blocking HTTP call, and the connection lookup on first use, run in a worker thread.
+        The blocking HTTP call, and the connection lookup on first use, run in a worker thread
+        handed off as the reply triggers do, so the lookup works in Airflow 3.1's triggerer.
         """
-        import asyncio
+        from airflow_provider_connectsafely.triggers.polling import in_thread
 
         request = self.build_request()
-        await asyncio.to_thread(self._send, request)
+        await in_thread(self._send, request)
 
 
 send_linkedin_notification = ConnectSafelyNotifier

@@ -19,6 +19,8 @@ How the clock is read:
   the hour skipped in spring (02:30 in Europe/Berlin on the last Sunday of March) therefore
   opens when the clock jumps to 03:00; in the hour repeated in autumn the first pass counts,
   so a range opens and closes once a day with no gap in between.
+
+:class:`SendWindow` is public: ``airflow_provider_connectsafely.windows`` exports it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ WINDOW_FIX = (
     "or 'Mon-Fri 09:00-17:00; Sat 10:00-12:00'"
 )
 TIMEZONE_FIX = "use a tz database name such as 'Europe/Berlin', 'America/New_York' or 'UTC'"
+AWARE_FIX = "pass an aware datetime, e.g. datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)"
 #: A range starts at most one day before the date of the instant it holds; within two weeks a
 #: rule's next range always opens (a DST jump can empty one day's range, not the next week's).
 SEARCH_DAYS = 16
@@ -64,7 +67,8 @@ class WindowRule:
 
 @dataclass(frozen=True)
 class SendWindow:
-    """A parsed sending window; see the module's description for the syntax and the rules.
+    """A parsed sending window, e.g. ``SendWindow.parse("Mon-Fri 09:00-17:30")``; see the
+    module's description for the syntax and the rules.
 
     :param text: the window as written.
     :param rules: the parsed rules.
@@ -94,14 +98,29 @@ class SendWindow:
             rules.append(WindowRule(days, ranges))
         return cls(text.strip(), tuple(rules))
 
-    def is_open(self, at: datetime, tz: str) -> bool:
-        """Whether the window is open at ``at`` on the clock of ``tz`` (an IANA name)."""
-        start, _end = self.opening(at, tz)
+    def is_open(self, at: datetime, zone: str) -> bool:
+        """Whether the window is open at ``at`` on the clock of ``zone``.
+
+        :param at: an aware datetime, at any UTC offset.
+        :param zone: the IANA time zone the window is read in, e.g. ``"Europe/Berlin"``.
+        :raises ConnectSafelyValidationError: (a ``ValueError``) ``at`` is naive or not a
+            datetime, or ``zone`` is not a time zone name; names the argument and the fix.
+        """
+        at = aware(at)
+        start, _end = self.opening(at, check_timezone(zone, "zone"))
         return start <= as_utc(at)
 
-    def next_open(self, at: datetime, tz: str) -> datetime:
-        """``at`` (in UTC) when the window is open then, else the moment it next opens (UTC)."""
-        start, _end = self.opening(at, tz)
+    def next_open(self, at: datetime, zone: str) -> datetime:
+        """When the window is next open on the clock of ``zone``: ``at`` itself (in UTC)
+        while it is open, else the moment it opens (UTC).
+
+        :param at: an aware datetime, at any UTC offset.
+        :param zone: the IANA time zone the window is read in, e.g. ``"Europe/Berlin"``.
+        :raises ConnectSafelyValidationError: (a ``ValueError``) ``at`` is naive or not a
+            datetime, or ``zone`` is not a time zone name; names the argument and the fix.
+        """
+        at = aware(at)
+        start, _end = self.opening(at, check_timezone(zone, "zone"))
         return max(start, as_utc(at))
 
     def opening(self, at: datetime, tz: str) -> tuple[datetime, datetime]:
@@ -207,6 +226,18 @@ def check_timezone(name: object, field: str = "timezone") -> str:
     zone_of(name, field)
     assert isinstance(name, str)
     return name.strip()
+
+
+def aware(at: object, field: str = "at") -> datetime:
+    """``at``, once it is known to be an aware datetime.
+
+    :raises ConnectSafelyValidationError: naive, or not a datetime (names ``field``).
+    """
+    if not isinstance(at, datetime):
+        raise ConnectSafelyValidationError(field, f"expected a datetime, got {at!r}", AWARE_FIX)
+    if at.utcoffset() is None:
+        raise ConnectSafelyValidationError(field, f"{at.isoformat()} has no time zone", AWARE_FIX)
+    return at
 
 
 def _parse_days(text: str, field: str) -> frozenset[int]:

@@ -1,6 +1,7 @@
 """Wait for the other person to answer in a LinkedIn conversation.
 
-Only Airflow's task SDK is imported at module level: DAG files import this on every parse.
+Only Airflow's task SDK and its configuration (already loaded with it) are imported at module
+level: DAG files import this on every parse.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_connectsafely import defaults
 
+try:
+    from airflow.sdk.configuration import conf
+except ImportError:  # Airflow 3.1: the Task SDK has no configuration module yet
+    from airflow.configuration import conf
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -25,10 +31,11 @@ class LinkedInReplySensor(BaseSensorOperator):
     (XCom): a dict with ``messageUrn``, ``text``, ``sentAt``, ``senderProfileId`` and
     ``conversationUrn``.
 
-    Deferrable by default: the wait runs in the triggerer
+    When deferrable (see ``deferrable``), the wait runs in the triggerer
     (:class:`~airflow_provider_connectsafely.triggers.replies.LinkedInReplyTrigger`), so no
-    worker slot is held while the person takes days to answer. A 429 (``holdUntil``) is
-    waited out until its reset instead of failing, in both modes.
+    worker slot is held while the person takes days to answer. It checks once in the worker
+    first: a reply already there succeeds at once, without a trigger. A 429 (``holdUntil``)
+    is waited out until its reset instead of failing, in both modes.
 
     ``since`` defaults to the start of the DAG run: stable across retries, reschedules and
     deferrals, it counts a reply that arrives between an upstream send and this sensor's
@@ -44,7 +51,9 @@ class LinkedInReplySensor(BaseSensorOperator):
     :param poke_interval: seconds (or timedelta) between polls.
     :param timeout: seconds (or timedelta) to wait before failing, or skipping with
         ``soft_fail=True``. The trigger enforces it itself, so it also holds in ``dag.test()``.
-    :param deferrable: wait in the triggerer (True) or poke from a worker (False).
+    :param deferrable: wait in the triggerer (True) or poke from a worker (False). Default:
+        Airflow's ``[operators] default_deferrable``, read when the sensor is built (Airflow
+        ships it ``false``; True when the option is missing altogether).
     """
 
     template_fields: Sequence[str] = ("conversation_urn", "since", "account_id", "connectsafely_conn_id")
@@ -59,7 +68,7 @@ class LinkedInReplySensor(BaseSensorOperator):
         connectsafely_conn_id: str = defaults.CONN_ID,
         poke_interval: timedelta | float = 300,
         timeout: timedelta | float = timedelta(days=7),
-        deferrable: bool = True,
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
@@ -67,6 +76,8 @@ class LinkedInReplySensor(BaseSensorOperator):
         self.since = since
         self.account_id = account_id
         self.connectsafely_conn_id = connectsafely_conn_id
+        if deferrable is None:
+            deferrable = conf.getboolean("operators", "default_deferrable", fallback=True)
         self.deferrable = deferrable
         self._hold_until: datetime | None = None
 
@@ -92,10 +103,20 @@ class LinkedInReplySensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
+        from airflow_provider_connectsafely.compat import AirflowException, AirflowSkipException
         from airflow_provider_connectsafely.triggers.replies import LinkedInReplyTrigger
 
         since = self._since(context)
         deadline = datetime.now(timezone.utc) + timedelta(seconds=self.timeout)
+        try:
+            reply = self._find_reply(since)
+        except AirflowException as exc:
+            # As when the trigger reports the error: soft_fail and never_fail skip.
+            if self.soft_fail or self.never_fail:
+                raise AirflowSkipException(f"Skipping: {exc}") from exc
+            raise
+        if reply is not None:
+            return reply
         self.log.info("Waiting in the triggerer for a reply in %s after %s", self.conversation_urn, since)
         self.defer(
             trigger=LinkedInReplyTrigger(
@@ -130,6 +151,16 @@ class LinkedInReplySensor(BaseSensorOperator):
         raise AirflowException(f"Stopped waiting for a reply in {self.conversation_urn}: {detail}")
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        reply = self._find_reply(self._since(context))
+        return False if reply is None else PokeReturnValue(is_done=True, xcom_value=reply)
+
+    def _find_reply(self, since: datetime) -> dict[str, Any] | None:
+        """Poll once: the first reply after ``since``, or None (none yet, or a failure that
+        may pass; after a 429 no request is made until its reset).
+
+        :raises AirflowException: a failure that waiting cannot cure (bad key, unknown
+            conversation...).
+        """
         from airflow_provider_connectsafely.api.errors import ConnectSafelyError
         from airflow_provider_connectsafely.compat import AirflowException
         from airflow_provider_connectsafely.triggers.polling import retry_delay
@@ -137,22 +168,20 @@ class LinkedInReplySensor(BaseSensorOperator):
         now = datetime.now(timezone.utc)
         if self._hold_until is not None and now < self._hold_until:
             self.log.info("Rate limited until %s; not polling yet", self._hold_until.isoformat())
-            return False
+            return None
         try:
-            replies = self.hook.find_replies(
-                self.conversation_urn, since=self._since(context), account_id=self.account_id
-            )
+            replies = self.hook.find_replies(self.conversation_urn, since=since, account_id=self.account_id)
         except ConnectSafelyError as exc:
             wait = retry_delay(exc, 0.0, now)
             if wait is None:
                 raise AirflowException(f"{type(exc).__name__}: {exc.message}") from exc
             self._hold_until = now + timedelta(seconds=wait)
             self.log.warning("Polling failed (%s); next poll after %s", exc, self._hold_until.isoformat())
-            return False
+            return None
         if not replies:
-            return False
+            return None
         self.log.info("Reply %s: %r", replies[0].get("messageUrn"), replies[0].get("text"))
-        return PokeReturnValue(is_done=True, xcom_value=replies[0])
+        return replies[0]
 
 
 def _sensor_timeout(message: str) -> Exception:

@@ -31,7 +31,8 @@ def read_hook(conn_id: str) -> ConnectSafelyHook:
 
 
 async def in_thread(call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run a blocking call in a worker thread.
+    """Run a blocking call in a worker thread: the reply triggers' polls, and the notifier's
+    ``async_notify``.
 
     ``asgiref``'s ``sync_to_async`` rather than ``asyncio.to_thread``: in Airflow 3.1's
     triggerer a connection lookup made from the thread must find its way back to the

@@ -134,6 +134,44 @@ def test_async_notify_does_not_block_the_event_loop(connection):
     assert sent(connection) == [("ada-lovelace", "slow answer")]
 
 
+def test_async_notify_reads_the_connection_the_way_airflow_3_1s_triggerer_answers(connection, monkeypatch):
+    """In Airflow 3.1's triggerer, a connection lookup made from a thread goes through
+    ``async_to_sync`` to the triggerer's event loop, whose comms lock and stream belong to that
+    loop. ``async_to_sync`` finds that loop from a ``sync_to_async`` thread only; from an
+    ``asyncio.to_thread`` thread it starts a loop of its own and the lookup fails. Look the
+    connection up the same way here; the send itself goes to the emulator."""
+    from asgiref.sync import async_to_sync
+
+    from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
+
+    lookup = ConnectSafelyHook.get_connection
+    triggerer_loop: list[asyncio.AbstractEventLoop] = []
+    lookups_on: list[asyncio.AbstractEventLoop] = []
+
+    async def on_the_triggerer_loop(conn_id: str):
+        lookups_on.append(asyncio.get_running_loop())
+        if lookups_on[-1] is not triggerer_loop[0]:
+            raise RuntimeError("the triggerer's comms lock is bound to a different event loop")
+        return lookup(conn_id)
+
+    def get_connection(cls, conn_id: str):
+        return async_to_sync(on_the_triggerer_loop)(conn_id)
+
+    monkeypatch.setattr(ConnectSafelyHook, "get_connection", classmethod(get_connection))
+    notifier = ConnectSafelyNotifier(recipient_profile_id="{{ params.who }}", message="Run {{ run_id }} done")
+    context = {"params": {"who": "ada-lovelace"}, "run_id": "r7"}
+
+    async def triggerer():
+        triggerer_loop.append(asyncio.get_running_loop())
+        # How the triggerer runs a notifier: render, then await async_notify.
+        notifier.render_template_fields(context)
+        await notifier.async_notify(context)
+
+    asyncio.run(triggerer())
+    assert lookups_on == triggerer_loop  # the connection was read once, on the triggerer's loop
+    assert sent(connection) == [("ada-lovelace", "Run r7 done")]
+
+
 def test_invalid_rendered_input_fails_before_any_request(connection):
     notifier = ConnectSafelyNotifier(recipient_profile_id="ada", message="{{ params.empty }}")
     with pytest.raises(ConnectSafelyValidationError, match="`message`"):
