@@ -9,14 +9,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 from urllib.parse import unquote, urlsplit
 
 from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 
 SEND_PATH = "/linkedin/messaging/send"
 SEND_WITH_TYPING_PATH = "/linkedin/messaging/send-with-typing"
-MESSAGE_TYPES = ("normal", "inmail")
+#: ``normal`` (a direct message) or ``inmail``.
+MessageType = Literal["normal", "inmail"]
+MESSAGE_TYPES: tuple[MessageType, ...] = get_args(MessageType)
 #: The send parameters shared by the operator, the notifier and the hook, by their Python names.
 MESSAGE_FIELDS = (
     "message",

@@ -41,19 +41,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from airflow_provider_connectsafely import defaults
 from airflow_provider_connectsafely.api.responses import parse_time
+from airflow_provider_connectsafely.clock import utc_now
 
 REMAINING = "X-RateLimit-Remaining"
 RESET = "X-RateLimit-Reset"
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.api.models import check_account, check_urn, optional_text
 from airflow_provider_connectsafely.api.responses import parse_time
+from airflow_provider_connectsafely.clock import from_iso
 
 CONVERSATIONS_PATH = "/linkedin/conversations"
 CONVERSATION_MESSAGES_PATH = "/linkedin/conversations/{}/messages"
@@ -39,7 +40,7 @@ def parse_since(value: Any, name: str = "since") -> datetime:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+            value = from_iso(text)
         except ValueError:
             raise ConnectSafelyValidationError(name, f"{text!r} is not an ISO 8601 time", fix) from None
     if not isinstance(value, datetime):

@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely.clock import from_iso
 
 if TYPE_CHECKING:
     import requests
@@ -95,7 +96,7 @@ def parse_time(value: Any, now: datetime) -> datetime | None:
     else:
         return _from_number(number, now)
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = from_iso(text)
     except ValueError:
         try:
             parsed = parsedate_to_datetime(text)

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow_provider_connectsafely.cli.ledger_location import CliError
+from airflow_provider_connectsafely.ledger.records import PENDING, SEND_STATES, SETTLE_STATES, UNKNOWN
 
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.clock import Clock
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.ledger.store import SendLedger
 
 PROG = "connectsafely-ledger"
-STATES = ("pending", "sent", "failed", "unknown")
-SETTLE_STATES = ("sent", "failed")
 DEFAULT_LIMIT = 100
 _MEANING = {
     "sent": "it was delivered; it is never sent again",
@@ -51,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     where = _location(argparse.SUPPRESS)
 
     filters = _Parser(add_help=False)
-    filters.add_argument("--state", metavar="STATE[,STATE]", help=f"only these states: {', '.join(STATES)}")
+    filters.add_argument(
+        "--state", metavar="STATE[,STATE]", help=f"only these states: {', '.join(SEND_STATES)}"
+    )
     filters.add_argument("--campaign", help="only keys campaign:<CAMPAIGN>:... and sequence:<CAMPAIGN>:...")
     filters.add_argument("--account", help="only sends of this LinkedIn account ('default' when unnamed)")
     filters.add_argument(
@@ -188,12 +189,12 @@ def _settle(args: argparse.Namespace, clock: Clock) -> int:
         entry = ledger.get(args.key)
         if entry is None:
             raise CliError(f"no send with key {args.key!r} in the ledger")
-        if entry.state not in ("pending", "unknown"):
+        if entry.state not in (PENDING, UNKNOWN):
             raise CliError(
                 f"{args.key!r} is {entry.state}: only pending or unknown sends can be settled; "
                 "nothing changed"
             )
-        if entry.state == "pending" and clock() - entry.updated_at < IN_FLIGHT_FOR:
+        if entry.state == PENDING and clock() - entry.updated_at < IN_FLIGHT_FOR:
             print(
                 f"warning: {args.key!r} was claimed at {entry.updated_at:%H:%M:%S} UTC "
                 "and may still be sending",
@@ -318,9 +319,9 @@ def _filters(args: argparse.Namespace) -> Filters:
     from airflow_provider_connectsafely.ledger.queries import Filters
 
     states = tuple(s.strip().lower() for s in (args.state or "").split(",") if s.strip())
-    wrong = [s for s in states if s not in STATES]
+    wrong = [s for s in states if s not in SEND_STATES]
     if wrong:
-        raise CliError(f"no state {wrong[0]!r}: use one of {', '.join(STATES)}")
+        raise CliError(f"no state {wrong[0]!r}: use one of {', '.join(SEND_STATES)}")
     return Filters(states=states, campaign=args.campaign, account=args.account, since=_since(args.since))
 
 
@@ -328,11 +329,10 @@ def _since(text: str | None) -> datetime | None:
     """``--since``: an ISO date (midnight UTC) or date and time (UTC unless it has an offset)."""
     if text is None:
         return None
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
+    from airflow_provider_connectsafely.clock import from_iso
+
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = from_iso(text)
     except ValueError:
         raise CliError(
             f"--since {text!r} is not an ISO date or time (e.g. 2025-01-31 or 2025-01-31T09:00)"

@@ -15,11 +15,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_connectsafely.clock import as_utc
 from airflow_provider_connectsafely.ledger.records import (
     BATCH,
-    FAILED,
-    PENDING,
+    SEND_STATES,
     SENT,
     SEQUENCE,
-    UNKNOWN,
     LedgerEntry,
     campaign_of,
 )
@@ -29,8 +27,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_connectsafely.ledger.store import SendLedger
 
-#: The send states, in the order reports show them.
-SEND_STATES = (PENDING, SENT, FAILED, UNKNOWN)
 __all__ = ["BATCH", "SEND_STATES", "SEQUENCE", "campaign_of"]
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
-PENDING = "pending"
-SENT = "sent"
-FAILED = "failed"
-UNKNOWN = "unknown"
+#: A send's state in the ledger; defined here once, for every layer and surface.
+SendState = Literal["pending", "sent", "failed", "unknown"]
+PENDING, SENT, FAILED, UNKNOWN = get_args(SendState)
+#: The send states, in the order reports show them.
+SEND_STATES: tuple[SendState, ...] = get_args(SendState)
+#: What a person may settle a pending or unknown send as.
+SettleState = Literal["sent", "failed"]
+SETTLE_STATES: tuple[SettleState, ...] = get_args(SettleState)
 #: Account key for sends that name no account (the API's default account).
 DEFAULT_ACCOUNT = "default"
 #: What a row sends: a message (the daily cap counts these) or a connection request (the weekly

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.clock import as_utc
+from airflow_provider_connectsafely.ledger.records import FAILED, UNKNOWN
 
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.ledger.store import SendLedger
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
 ACTIVE = "active"
 REPLIED = "replied"
 FINISHED = "finished"
-FAILED = "failed"
-UNKNOWN = "unknown"
 #: Left ``recipients`` while ``on_removed="stop"``.
 REMOVED = "removed"
 STATES = (ACTIVE, REPLIED, FINISHED, FAILED, UNKNOWN, REMOVED)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, get_args
 
 from airflow.sdk import BaseOperator
 
@@ -27,15 +27,17 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_connectsafely.api.errors import ConnectSafelyError
-    from airflow_provider_connectsafely.api.models import MessageLimits
+    from airflow_provider_connectsafely.api.models import MessageLimits, MessageType
     from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
     from airflow_provider_connectsafely.ledger.store import SendLedger
     from airflow_provider_connectsafely.outreach.accounts import AccountPool
-    from airflow_provider_connectsafely.outreach.delivery import GuardedSender, WaitRequired
+    from airflow_provider_connectsafely.outreach.delivery import GuardedSender, OnUnknown, WaitRequired
     from airflow_provider_connectsafely.outreach.outcomes import Outcome
     from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
 
-ON_LIMIT = ("defer", "skip", "fail")
+#: What a task does when a cap, a rate-limit hold or a closed sending window makes it wait.
+OnLimit = Literal["defer", "skip", "fail"]
+ON_LIMIT: tuple[OnLimit, ...] = get_args(OnLimit)
 # Defined in operators.inputs; the operator modules import them from here.
 __all__ = [
     "TEMPLATE_FILES",
@@ -60,15 +62,15 @@ class ConnectSafelyBaseOperator(BaseOperator):
     def __init__(
         self,
         *,
-        message_type: str = "normal",
+        message_type: MessageType = "normal",
         account_id: str | None = None,
         connectsafely_conn_id: str = defaults.CONN_ID,
         ledger_conn_id: str | None = None,
         use_ledger: bool = True,
-        on_unknown: str = "fail",
+        on_unknown: OnUnknown = "fail",
         daily_limit: int | None = None,
         max_defer: timedelta | float = defaults.MAX_DEFER,
-        on_limit: str = "defer",
+        on_limit: OnLimit = "defer",
         message_limits: MessageLimits | dict[str, int] | None = None,
         max_rate_limit_wait: float = defaults.MAX_RATE_LIMIT_WAIT,
         send_window: str | None = None,
@@ -118,9 +120,7 @@ class ConnectSafelyBaseOperator(BaseOperator):
         from airflow_provider_connectsafely.ledger import locate
 
         try:
-            where = locate.locate(
-                self.ledger_conn_id, extra_ledger_conn_id=self.hook.settings.ledger_conn_id
-            )
+            where = locate.locate(self.ledger_conn_id, extra_ledger_conn_id=self.hook.settings.ledger_conn_id)
         except locate.LedgerUnavailable as exc:
             raise ConnectSafelyConfigError(str(exc)) from exc
         ledger = locate.open_ledger(where, self.log)
@@ -178,7 +178,7 @@ class ConnectSafelyBaseOperator(BaseOperator):
         clock = ledger.clock if ledger is not None else None
         return RecipientWindows.build(self.send_window, self.timezone, timezone_field, clock)
 
-    def _pause(self, wait: WaitRequired, deferred_since: str | None) -> None:
+    def _pause(self, wait: WaitRequired, deferred_since: str | None) -> NoReturn:
         """Defer until ``wait.reset_at`` (worker slot released), or skip or fail.
 
         ``max_defer`` bounds each wait for an account's cap, and the total of waits for the
@@ -221,7 +221,6 @@ class ConnectSafelyBaseOperator(BaseOperator):
             return sender.send(request, spec)
         except WaitRequired as wait:
             self._pause(wait, deferred_since)
-            raise AssertionError("not reached: _pause defers or raises") from None
 
     def _not_sent_now(self, outcome: Outcome, words: str) -> dict[str, Any] | None:
         """How a single send's task ends when nothing went out now: the answer recorded by an

@@ -172,7 +172,6 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
                     done = batch.send_all(items, known)
                 except WaitRequired as wait:
                     self._pause(wait, deferred_since)
-                    raise AssertionError("not reached") from None
         except ConnectSafelyError as exc:
             raise to_airflow_error(exc) from exc
         result = batch.report(done, dry_run=self.is_dry_run)

@@ -197,7 +197,6 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 result = sequence.execute(items, dry_run=self.is_dry_run)
             except WaitRequired as wait:
                 self._pause(wait, deferred_since)
-                raise AssertionError("not reached") from None
         except ConnectSafelyError as exc:
             raise to_airflow_error(exc) from exc
         if sequence.stopped is not None:

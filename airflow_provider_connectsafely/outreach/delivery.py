@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, get_args
 
 from airflow_provider_connectsafely import defaults
 from airflow_provider_connectsafely.api import errors
@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ON_UNKNOWN = ("fail", "resend", "skip")
+#: What happens to a send recorded ``unknown`` (it may have been delivered): fail the task,
+#: send it again, or skip it.
+OnUnknown = Literal["fail", "resend", "skip"]
+ON_UNKNOWN: tuple[OnUnknown, ...] = get_args(OnUnknown)
 _UNSET: Any = object()
 
 

@@ -10,14 +10,13 @@ from typing import Any
 
 from airflow_provider_connectsafely.api import errors
 
-SENT = "sent"
+# sent, failed and unknown are the ledger's states of the same names: defined there, once.
+from airflow_provider_connectsafely.ledger.records import FAILED, SENT, UNKNOWN
+
 #: Already sent under this key: safe to treat as contacted.
 SKIPPED = "skipped"
 #: Another task holds the key and is sending it right now.
 IN_FLIGHT = "in_flight"
-FAILED = "failed"
-#: It may or may not have been delivered; never sent again without a decision.
-UNKNOWN = "unknown"
 #: A batch stopped before reaching this recipient.
 NOT_ATTEMPTED = "not_attempted"
 #: A dry run would send this now.

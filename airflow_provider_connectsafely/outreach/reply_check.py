@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_connectsafely.api.errors import ConnectSafelyError
-from airflow_provider_connectsafely.clock import Clock
+from airflow_provider_connectsafely.clock import Clock, parse_utc
 from airflow_provider_connectsafely.ledger import sequences as state
 from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT
 
@@ -118,9 +118,7 @@ class ReplyCheck:
 
 
 def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_utc(value if isinstance(value, datetime) else str(value))
     except ValueError:
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -20,7 +20,7 @@ from airflow_provider_connectsafely.clock import Clock, utc_now
 from airflow_provider_connectsafely.defaults import WEEKLY_CONNECT_LIMIT
 from airflow_provider_connectsafely.ledger import locate
 from airflow_provider_connectsafely.ledger.locate import LedgerLocation, LedgerUnavailable
-from airflow_provider_connectsafely.ledger.records import PENDING, UNKNOWN
+from airflow_provider_connectsafely.ledger.records import PENDING, UNKNOWN, SendState, SettleState
 from airflow_provider_connectsafely.plugins import MOUNT, data, location
 
 STATIC = {
@@ -136,7 +136,7 @@ def create_app(
         request: Request,
         user: Reader,
         q: Annotated[str, Query(max_length=200)] = "",
-        state: Annotated[Literal["sent", "failed", "unknown", "pending"] | None, Query()] = None,
+        state: Annotated[SendState | None, Query()] = None,
         campaign: Annotated[str | None, Query(max_length=300)] = None,
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         size: Annotated[int, Query(ge=1, le=data.MAX_PAGE_SIZE)] = 50,
@@ -158,7 +158,7 @@ def create_app(
         request: Request,
         user: Settler,
         dedupe_key: Annotated[str, Body(min_length=1, max_length=512)],
-        state: Annotated[Literal["sent", "failed"], Body()],
+        state: Annotated[SettleState, Body()],
         note: Annotated[str, Body(min_length=1, max_length=2000)],
     ) -> dict[str, Any]:
         """Settle a pending or unknown send by hand as sent or failed, with a note (a JSON
