@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_connectsafely import defaults
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import defaults, errors
 from airflow_provider_connectsafely.api.client import normalize_base_url
 from airflow_provider_connectsafely.connection_form import CONN_TYPE
 

@@ -15,8 +15,8 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_connectsafely import __version__, defaults
-from airflow_provider_connectsafely.api import errors, reads, responses
+from airflow_provider_connectsafely import __version__, defaults, errors
+from airflow_provider_connectsafely.api import reads, responses
 from airflow_provider_connectsafely.api.pacing import RequestPacer
 from airflow_provider_connectsafely.api.retry import RetryPolicy
 

@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import quote
 
 from airflow_provider_connectsafely import defaults
-from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.api.models import (
     ToOnePerson,
     check_account,
@@ -23,6 +22,7 @@ from airflow_provider_connectsafely.api.models import (
     optional_text,
     text_length,
 )
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
 CONNECT_PATH = "/linkedin/connect"
 RELATIONSHIP_PATH = "/linkedin/relationship/{}"

@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.api.models import (
     MessageLimits,
     MessageRequest,
@@ -23,6 +22,7 @@ from airflow_provider_connectsafely.api.models import (
     check_urn,
     optional_text,
 )
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
 CONVERSATION_SEND_PATH = "/linkedin/conversations/send"
 #: ``messaging``: ``/linkedin/messaging/send`` (or ``send-with-typing``), the default;

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, TypeVar, get_args
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
 SEND_PATH = "/linkedin/messaging/send"
 SEND_WITH_TYPING_PATH = "/linkedin/messaging/send-with-typing"

@@ -17,10 +17,10 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.api.models import check_account, check_urn, optional_text
 from airflow_provider_connectsafely.api.responses import parse_time
 from airflow_provider_connectsafely.clock import from_iso
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
 CONVERSATIONS_PATH = "/linkedin/conversations"
 CONVERSATION_MESSAGES_PATH = "/linkedin/conversations/{}/messages"

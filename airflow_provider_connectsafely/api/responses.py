@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.clock import from_iso
 
 if TYPE_CHECKING:

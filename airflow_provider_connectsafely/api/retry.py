@@ -3,7 +3,7 @@
 A handler looks at one failed attempt and returns how long to wait before the next one,
 or None when that failure is not its business. The policy asks its handlers in order and
 hands the answer to tenacity, which runs the loop. No handler ever retries a
-:class:`~airflow_provider_connectsafely.api.errors.DeliveryUnknownError`.
+:class:`~airflow_provider_connectsafely.errors.DeliveryUnknownError`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from airflow_provider_connectsafely import defaults
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import defaults, errors
 
 
 class RetryHandler(Protocol):
@@ -61,7 +60,7 @@ class RateLimitHandler:
     """Waits out a 429 in-process only when the reset is near.
 
     :param max_wait: longest wait in seconds worth holding the caller for; a later reset
-        is raised as a :class:`~airflow_provider_connectsafely.api.errors.RateLimitError`.
+        is raised as a :class:`~airflow_provider_connectsafely.errors.RateLimitError`.
     :param default_wait: wait used when the 429 names no reset time.
     """
 

@@ -32,7 +32,7 @@ class ConnectSafelyHook(BaseHook):
     :param connectsafely_conn_id: the Airflow connection to use.
     :param timeout: read timeout in seconds; overrides the connection's ``timeout`` extra.
     :param max_rate_limit_wait: longest 429 wait (seconds) to sit out in-process; a later
-        reset raises :class:`~airflow_provider_connectsafely.api.errors.RateLimitError`.
+        reset raises :class:`~airflow_provider_connectsafely.errors.RateLimitError`.
     :param retry_policy: full control over in-process retries (overrides ``max_rate_limit_wait``).
     :param message_limits: length limits, e.g. ``{"normal": 8000, "inmail": 1900, "subject": 200}``.
     """
@@ -72,8 +72,8 @@ class ConnectSafelyHook(BaseHook):
         """The connection's settings, read once; the API key is masked in logs from here on."""
         from airflow.sdk.log import mask_secret
 
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
         from airflow_provider_connectsafely.compat import AirflowNotFoundException  # 3.1: not in the SDK
+        from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
         from airflow_provider_connectsafely.settings import ConnectionSettings
 
         try:
@@ -405,7 +405,7 @@ class ConnectSafelyHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the key with a read-only call (``GET /linkedin/accounts``); never sends."""
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyError
+        from airflow_provider_connectsafely.errors import ConnectSafelyError
 
         try:
             answer = self.list_accounts()

@@ -149,7 +149,7 @@ def auto_migrate() -> bool:
         return True
     if text in ("false", "0", "no", "off", "f", "n"):
         return False
-    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
 
     raise ConnectSafelyConfigError(
         f"[connectsafely] auto_migrate is {value!r}. Fix: set it to true or false "
@@ -187,8 +187,8 @@ def sqlalchemy_url(conn_id: str) -> str:
     from airflow.sdk.log import mask_secret
     from sqlalchemy.engine import URL, make_url
 
-    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
     from airflow_provider_connectsafely.compat import AirflowNotFoundException
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
 
     try:
         conn = BaseHook.get_connection(conn_id)

@@ -380,7 +380,7 @@ class SendLedger:
 def _check_sqlite_version() -> None:
     import sqlite3
 
-    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
 
     if sqlite3.sqlite_version_info < (3, 35):
         raise ConnectSafelyConfigError(

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
-    from airflow_provider_connectsafely.api.errors import ConnectSafelyError
     from airflow_provider_connectsafely.api.models import MessageLimits, MessageType
+    from airflow_provider_connectsafely.errors import ConnectSafelyError
     from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
     from airflow_provider_connectsafely.ledger.store import SendLedger
     from airflow_provider_connectsafely.outreach.accounts import AccountPool
@@ -116,7 +116,7 @@ class ConnectSafelyBaseOperator(BaseOperator):
         if not self.use_ledger:
             self.log.info("Send ledger is off (use_ledger=False): no dedupe and no daily cap")
             return None
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
+        from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
         from airflow_provider_connectsafely.ledger import locate
 
         try:

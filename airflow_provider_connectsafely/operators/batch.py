@@ -152,8 +152,8 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         self.progress_every = progress_every
 
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any]:
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyError
         from airflow_provider_connectsafely.compat import AirflowFailException
+        from airflow_provider_connectsafely.errors import ConnectSafelyError
         from airflow_provider_connectsafely.operators.base import to_airflow_error
         from airflow_provider_connectsafely.outreach.delivery import WaitRequired
 

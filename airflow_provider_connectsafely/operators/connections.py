@@ -125,7 +125,7 @@ class SendLinkedInConnectionRequestOperator(ConnectSafelyBaseOperator):
         self.dedupe_key = dedupe_key
 
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any] | None:
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyError
+        from airflow_provider_connectsafely.errors import ConnectSafelyError
         from airflow_provider_connectsafely.outreach.connections import ConnectSender
 
         try:

@@ -128,8 +128,8 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         self.dedupe_key = dedupe_key
 
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any] | None:
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyError
         from airflow_provider_connectsafely.api.models import MESSAGE_FIELDS
+        from airflow_provider_connectsafely.errors import ConnectSafelyError
 
         try:
             request = self.hook.build_request(

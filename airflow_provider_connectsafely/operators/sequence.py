@@ -151,8 +151,8 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         self.is_dry_run = dry_run
 
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any]:
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyError
         from airflow_provider_connectsafely.compat import AirflowFailException
+        from airflow_provider_connectsafely.errors import ConnectSafelyError
         from airflow_provider_connectsafely.ledger.sequences import SequenceStore
         from airflow_provider_connectsafely.operators.base import to_airflow_error
         from airflow_provider_connectsafely.outreach.batch import prepare_items

@@ -48,7 +48,7 @@ class Warmup:
     days: int = 14
 
     def __post_init__(self) -> None:
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
+        from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
         if self.start < 1 or self.days < 1:
             raise ConnectSafelyValidationError(
@@ -62,7 +62,7 @@ class Warmup:
         """A :class:`Warmup` from itself, a dict ``{"start": 10, "days": 14}``, or None."""
         if value is None or isinstance(value, Warmup):
             return value
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
+        from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
         if not isinstance(value, Mapping) or set(value) - {"start", "days"}:
             raise ConnectSafelyValidationError(
@@ -102,7 +102,7 @@ class AccountPool:
     _sticky: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
+        from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
         names = [] if isinstance(self.accounts, str) else list(self.accounts)
         if not names or any(not isinstance(a, str) or not a.strip() for a in names):
@@ -219,7 +219,7 @@ class AccountPool:
         :param list_accounts: the hook's ``list_accounts``.
         :param log: where to log the accounts' state.
         """
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyError
+        from airflow_provider_connectsafely.errors import ConnectSafelyError
 
         try:
             self.retire_unavailable(list_accounts())

@@ -22,8 +22,8 @@ from airflow_provider_connectsafely.outreach.delivery import account_key, recipi
 from airflow_provider_connectsafely.outreach.outcomes import Outcome, counts, counts_text
 
 if TYPE_CHECKING:
-    from airflow_provider_connectsafely.api.errors import ConnectSafelyError
     from airflow_provider_connectsafely.api.models import MessageRequest
+    from airflow_provider_connectsafely.errors import ConnectSafelyError
     from airflow_provider_connectsafely.ledger.records import LedgerEntry
     from airflow_provider_connectsafely.outreach.accounts import AccountPool
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender
@@ -82,7 +82,7 @@ def prepare_items(
     :param endpoint: the send endpoint, ``messaging`` or ``conversations``.
     """
     from airflow_provider_connectsafely.api.conversation_send import build_send_request
-    from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
+    from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
     items = []
     for index, row in enumerate(rows):

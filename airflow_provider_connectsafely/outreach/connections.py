@@ -8,8 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_connectsafely import defaults
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import defaults, errors
 from airflow_provider_connectsafely.clock import Clock
 from airflow_provider_connectsafely.ledger.records import CONNECT, DEFAULT_ACCOUNT, LedgerEntry, NewSend
 from airflow_provider_connectsafely.outreach import caps

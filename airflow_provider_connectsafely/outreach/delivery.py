@@ -9,8 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, get_args
 
-from airflow_provider_connectsafely import defaults
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import defaults, errors
 from airflow_provider_connectsafely.clock import Clock, utc_now
 from airflow_provider_connectsafely.ledger.records import (
     DEFAULT_ACCOUNT,

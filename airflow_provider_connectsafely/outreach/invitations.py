@@ -67,7 +67,7 @@ class Invitations:
         :returns: None (connected), or the reason; :data:`GAVE_UP` starts the reason when
             ``invite.give_up_after`` has passed since the invitation.
         """
-        from airflow_provider_connectsafely.api import errors
+        from airflow_provider_connectsafely import errors
         from airflow_provider_connectsafely.outreach.delivery import WaitRequired
 
         invited_at = enrollment.last_sent_at or enrollment.enrolled_at or now

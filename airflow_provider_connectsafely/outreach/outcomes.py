@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 
 # sent, failed and unknown are the ledger's states of the same names: defined there, once.
 from airflow_provider_connectsafely.ledger.records import FAILED, SENT, UNKNOWN

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from airflow_provider_connectsafely import defaults
-from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.clock import Clock, utc_now
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.outreach.delivery import WaitRequired
 from airflow_provider_connectsafely.outreach.windows import SendWindow, check_timezone, zone_of
 

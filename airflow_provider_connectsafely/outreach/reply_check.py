@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_connectsafely.api.errors import ConnectSafelyError
 from airflow_provider_connectsafely.clock import Clock, parse_utc
+from airflow_provider_connectsafely.errors import ConnectSafelyError
 from airflow_provider_connectsafely.ledger import sequences as state
 from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT
 

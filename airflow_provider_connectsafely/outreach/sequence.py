@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_connectsafely.api.errors import ConnectSafelyError
 from airflow_provider_connectsafely.clock import Clock
+from airflow_provider_connectsafely.errors import ConnectSafelyError
 from airflow_provider_connectsafely.ledger import sequences as state
 from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT, NewSend
 from airflow_provider_connectsafely.outreach import outcomes as status

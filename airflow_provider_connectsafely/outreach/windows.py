@@ -32,8 +32,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from datetime import time as clock_time
 from datetime import timezone as dt_timezone
 
-from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.clock import as_utc
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -88,16 +88,16 @@ class LinkedInReplySensor(BaseSensorOperator):
         return read_hook(self.connectsafely_conn_id)
 
     def _since(self, context: Context) -> datetime:
-        from airflow_provider_connectsafely.triggers.polling import parse_time
+        from airflow_provider_connectsafely.clock import parse_utc
 
         if self.since:
-            return parse_time(self.since)
+            return parse_utc(self.since)
         for started in (
             getattr(context.get("dag_run"), "start_date", None),
             getattr(context.get("ti"), "start_date", None),
         ):
             if started is not None:
-                return parse_time(started)
+                return parse_utc(started)
         return datetime.now(timezone.utc)
 
     def execute(self, context: Context) -> Any:
@@ -161,8 +161,8 @@ class LinkedInReplySensor(BaseSensorOperator):
         :raises AirflowException: a failure that waiting cannot cure (bad key, unknown
             conversation...).
         """
-        from airflow_provider_connectsafely.api.errors import ConnectSafelyError
         from airflow_provider_connectsafely.compat import AirflowException
+        from airflow_provider_connectsafely.errors import ConnectSafelyError
         from airflow_provider_connectsafely.triggers.polling import retry_delay
 
         now = datetime.now(timezone.utc)

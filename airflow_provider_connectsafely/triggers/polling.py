@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from airflow_provider_connectsafely.clock import parse_utc
+
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
 
@@ -49,7 +51,7 @@ def retry_delay(exc: Exception, poke_interval: float, now: datetime | None = Non
     A 429 is waited out until its reset time (``holdUntil``, ``X-RateLimit-Reset`` or
     ``Retry-After``), never less than the poke interval.
     """
-    from airflow_provider_connectsafely.api import errors
+    from airflow_provider_connectsafely import errors
 
     if not isinstance(exc, errors.ConnectSafelyError):
         return None
@@ -81,17 +83,6 @@ def error_payload(exc: Exception) -> dict[str, Any]:
     return {"status": "error", "error": type(exc).__name__, "message": message}
 
 
-def parse_time(value: datetime | str) -> datetime:
-    """An aware UTC datetime from a datetime or an ISO 8601 string (``Z`` accepted; a naive
-    value is taken as UTC)."""
-    if isinstance(value, str):
-        text = value.strip()
-        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
-
-
 def iso(value: datetime) -> str:
     """ISO 8601 in UTC, as triggers serialise times."""
-    return parse_time(value).isoformat()
+    return parse_utc(value).isoformat()

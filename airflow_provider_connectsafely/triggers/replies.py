@@ -15,11 +15,11 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_connectsafely import defaults
+from airflow_provider_connectsafely.clock import parse_utc
 from airflow_provider_connectsafely.triggers.polling import (
     error_payload,
     in_thread,
     iso,
-    parse_time,
     read_hook,
     retry_delay,
 )
@@ -61,11 +61,11 @@ class LinkedInReplyTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         self.conversation_urn = conversation_urn
-        self.since = iso(parse_time(since))
+        self.since = iso(parse_utc(since))
         self.account_id = account_id
         self.conn_id = conn_id
         self.poke_interval = float(poke_interval)
-        self.deadline = None if deadline is None else iso(parse_time(deadline))
+        self.deadline = None if deadline is None else iso(parse_utc(deadline))
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -81,8 +81,8 @@ class LinkedInReplyTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        since = parse_time(self.since)
-        deadline = None if self.deadline is None else parse_time(self.deadline)
+        since = parse_utc(self.since)
+        deadline = None if self.deadline is None else parse_utc(self.deadline)
         hook = read_hook(self.conn_id)
         while True:
             try:

@@ -24,11 +24,11 @@ from typing import Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_connectsafely import defaults
+from airflow_provider_connectsafely.clock import parse_utc
 from airflow_provider_connectsafely.triggers import watermark
 from airflow_provider_connectsafely.triggers.polling import (
     in_thread,
     iso,
-    parse_time,
     read_hook,
     retry_delay,
 )
@@ -86,7 +86,7 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
         self.account_id = account_id
         self.conn_id = conn_id
         self.poke_interval = float(poke_interval)
-        self.since = None if since is None else iso(parse_time(since))
+        self.since = None if since is None else iso(parse_utc(since))
         self.lookback = float(lookback)
         self.watermark_key = watermark_key
         self.state_path = state_path
@@ -152,7 +152,7 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
             path = watermark.legacy_file(self.conn_id, self.account_id, self.watermark_key, self.state_path)
             mark = watermark.load_file(path)
             if mark is None:
-                start = parse_time(self.since) if self.since else datetime.now(timezone.utc)
+                start = parse_utc(self.since) if self.since else datetime.now(timezone.utc)
                 mark = watermark.Watermark(at=start)
             store.save(mark, timedelta(seconds=self.lookback))
         return store, mark
@@ -166,4 +166,4 @@ def _oldest_first(grouped: dict[str, list[dict]]) -> list[dict]:
     for conversation_urn, items in grouped.items():
         for reply in items:
             replies.append({"conversationUrn": conversation_urn, **reply})
-    return sorted(replies, key=lambda r: (parse_time(r["sentAt"]), str(r.get("messageUrn"))))
+    return sorted(replies, key=lambda r: (parse_utc(r["sentAt"]), str(r.get("messageUrn"))))

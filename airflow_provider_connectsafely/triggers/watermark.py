@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_connectsafely.triggers.polling import iso, parse_time
+from airflow_provider_connectsafely.clock import parse_utc
+from airflow_provider_connectsafely.triggers.polling import iso
 
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.ledger.trigger_state import StoredState, TriggerStateStore
@@ -58,7 +59,7 @@ class Watermark:
 
     def record(self, reply: dict, lookback: timedelta) -> None:
         """Mark a reply delivered; forget URNs too old to be listed again."""
-        self.seen[str(reply["messageUrn"])] = parse_time(reply["sentAt"])
+        self.seen[str(reply["messageUrn"])] = parse_utc(reply["sentAt"])
         self.at = max(self.at, self.seen[str(reply["messageUrn"])])
         self._forget(lookback)
 
@@ -78,7 +79,7 @@ class Watermark:
     @classmethod
     def from_dict(cls, data: dict) -> Watermark:
         return cls(
-            at=parse_time(data["at"]), seen={urn: parse_time(at) for urn, at in data.get("seen", {}).items()}
+            at=parse_utc(data["at"]), seen={urn: parse_utc(at) for urn, at in data.get("seen", {}).items()}
         )
 
 

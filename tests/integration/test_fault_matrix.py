@@ -38,9 +38,9 @@ from helpers.task_logs import by_task, captured_task_logs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_connectsafely import compat
+from airflow_provider_connectsafely import compat, errors
 from airflow_provider_connectsafely.api import client as client_module
-from airflow_provider_connectsafely.api import errors, responses
+from airflow_provider_connectsafely.api import responses
 from airflow_provider_connectsafely.api.retry import RetryPolicy
 from airflow_provider_connectsafely.emulator import EmulatorServer
 from airflow_provider_connectsafely.emulator.faults import CATALOGUE, ERROR_SHAPES

@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_connectsafely.api.conversation_send import build_send_request
-from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.api.models import MessageLimits, MessageRequest
 from airflow_provider_connectsafely.compat import AirflowFailException
 from airflow_provider_connectsafely.emulator import EmulatorServer
 from airflow_provider_connectsafely.emulator.api import UNKNOWN_RECIPIENT_PREFIX
 from airflow_provider_connectsafely.emulator.validation import send_issues
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessageOperator
 
 settings.register_profile(

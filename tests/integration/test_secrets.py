@@ -33,8 +33,8 @@ from helpers.task_logs import captured_task_logs, files_containing
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.api import client as client_module
-from airflow_provider_connectsafely.api import errors
 from airflow_provider_connectsafely.api.client import ConnectSafelyClient, is_loopback, normalize_base_url
 from airflow_provider_connectsafely.api.models import MessageRequest
 from airflow_provider_connectsafely.compat import AirflowFailException

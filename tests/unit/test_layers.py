@@ -1,8 +1,9 @@
 """The import graph: the lower layers import no Airflow, and nothing imports upward.
 
 Layers, lowest first: ``defaults``/``clock`` → ``api`` → ``ledger`` (storage) → ``outreach``
-→ the Airflow layer (``settings``/``connection_form`` sit with ``api``: plain data). The
-emulator stands apart and imports nothing of the provider outside itself.
+→ the Airflow layer (``settings``/``connection_form``/``assets`` sit with ``api``: plain data; the
+public ``windows`` module with ``outreach``, whose class it exports). The emulator stands
+apart and imports nothing of the provider outside itself.
 """
 
 from __future__ import annotations
@@ -20,18 +21,21 @@ NAME = PACKAGE.name
 
 RANKS = {
     "defaults": 0,
+    "errors": 0,
     "clock": 0,
     "api": 1,
     "settings": 1,
     "connection_form": 1,
+    "assets": 1,
     "ledger.records": 2,
     "ledger.schema": 2,
     "ledger.store": 2,
     "ledger.migrations": 2,
     "ledger": 2,
     "outreach": 3,
+    "windows": 3,
     "compat": 4,
-    "ledger.connection": 4,
+    "ledger.locate": 4,
     "hooks": 4,
     "triggers": 4,
     "operators": 5,
@@ -42,7 +46,17 @@ RANKS = {
     "testing": 5,
     "plugins": 5,
 }
-AIRFLOW_FREE = ["api", "outreach", "ledger.records", "ledger.schema", "ledger.store", "clock", "defaults"]
+AIRFLOW_FREE = [
+    "api",
+    "outreach",
+    "windows",
+    "ledger.records",
+    "ledger.schema",
+    "ledger.store",
+    "clock",
+    "defaults",
+    "assets",
+]
 
 
 def _module(path: Path) -> str:

@@ -162,7 +162,7 @@ def _config(output_buffer: Any = None) -> Any:
 
 
 def _config_error(message: str) -> Exception:
-    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
 
     return ConnectSafelyConfigError(message)
 

@@ -14,14 +14,10 @@ from helpers.paths import FIXTURES, REPO
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
 from airflow_provider_connectsafely.ledger import FAILED, PENDING, SENT, UNKNOWN, NewSend
 from airflow_provider_connectsafely.ledger.migrations import BASELINE, HEAD, VERSION_TABLE
 from airflow_provider_connectsafely.ledger.store import SendLedger
-
-try:
-    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
-except ImportError:
-    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError  # type: ignore[no-redef]
 
 # Alembic cannot compare expression indexes (the recipient search index); the test below
 # compares them itself.

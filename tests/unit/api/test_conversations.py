@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.api.client import ConnectSafelyClient
 from airflow_provider_connectsafely.api.conversation_send import (
     ConversationSendRequest,

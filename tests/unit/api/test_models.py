@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.api.models import (
     SEND_PATH,
     SEND_WITH_TYPING_PATH,
@@ -12,6 +11,7 @@ from airflow_provider_connectsafely.api.models import (
     MessageRequest,
     normalize_profile_id,
 )
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
 
 def build(**kwargs):

@@ -11,11 +11,11 @@ import pytest
 from airflow_provider_connectsafely import defaults
 from airflow_provider_connectsafely.api.client import ConnectSafelyClient
 from airflow_provider_connectsafely.api.conversation_send import build_send_request
-from airflow_provider_connectsafely.api.errors import RateLimitError
 from airflow_provider_connectsafely.api.pacing import RequestPacer
 from airflow_provider_connectsafely.api.reads import ConversationsRead
 from airflow_provider_connectsafely.api.retry import RetryPolicy
 from airflow_provider_connectsafely.emulator import EmulatorServer, ManualClock
+from airflow_provider_connectsafely.errors import RateLimitError
 
 START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)
 KEY = "pacing-key-7c1d"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.api.responses import error_for, parse_time, server_message, success_body
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)

@@ -18,15 +18,11 @@ import pytest
 from helpers.connections import connection_json
 from helpers.paths import FIXTURES
 
+from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
 from airflow_provider_connectsafely.ledger import locate
 from airflow_provider_connectsafely.ledger.locate import LedgerLocation
 from airflow_provider_connectsafely.ledger.migrations import HEAD
 from airflow_provider_connectsafely.ledger.records import NewSend
-
-try:
-    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
-except ImportError:  # errors moved to a top-level module
-    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError  # type: ignore[no-redef]
 
 CONFIG_ENV = "AIRFLOW__CONNECTSAFELY__LEDGER_CONN_ID"
 AUTO_MIGRATE_ENV = "AIRFLOW__CONNECTSAFELY__AUTO_MIGRATE"
