@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 
 # Connections the rows use (the test sets them; the DAG names them).
 EMULATOR = "emulator"  # the emulator, with the right key and a short read timeout

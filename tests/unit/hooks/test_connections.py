@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers.connections import API_KEY, connection_json
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from helpers.connections import API_KEY, connection_json
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.api.retry import RetryPolicy
 from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
 

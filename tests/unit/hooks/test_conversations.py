@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from helpers.connections import API_KEY, connection_json
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.api.retry import ReadFailureHandler, RetryPolicy
 from airflow_provider_connectsafely.emulator import EmulatorServer, ManualClock
 from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook

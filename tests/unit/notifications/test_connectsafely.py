@@ -12,7 +12,7 @@ import pytest
 from helpers.connections import API_KEY, connection_json
 from helpers.paths import REPO
 
-from airflow_provider_connectsafely.api.errors import AuthenticationError, ConnectSafelyValidationError
+from airflow_provider_connectsafely.errors import AuthenticationError, ConnectSafelyValidationError
 from airflow_provider_connectsafely.get_provider_info import get_provider_info
 from airflow_provider_connectsafely.notifications.connectsafely import (
     ConnectSafelyNotifier,

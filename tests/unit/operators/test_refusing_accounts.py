@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 from helpers.task_logs import captured_task_logs
 
-from airflow_provider_connectsafely.api.errors import AuthenticationError
 from airflow_provider_connectsafely.clock import utc_now
 from airflow_provider_connectsafely.compat import AirflowFailException
+from airflow_provider_connectsafely.errors import AuthenticationError
 from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
 from airflow_provider_connectsafely.ledger import NewSend
 from airflow_provider_connectsafely.ledger.store import SendLedger

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.ledger import NewSend
 from airflow_provider_connectsafely.ledger.store import SendLedger
 from airflow_provider_connectsafely.outreach.accounts import AccountPool, Warmup
@@ -120,7 +120,7 @@ class FakeApi:
         self.refusing = refusing
 
     def __call__(self, request) -> dict:
-        from airflow_provider_connectsafely.api.errors import PermissionDeniedError
+        from airflow_provider_connectsafely.errors import PermissionDeniedError
 
         if request.account_id in self.refusing:
             raise PermissionDeniedError(403, "trial expired")

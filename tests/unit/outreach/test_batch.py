@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.api.models import MessageRequest
 from airflow_provider_connectsafely.ledger.store import SendLedger
 from airflow_provider_connectsafely.outreach.batch import PROBLEMS_LOGGED, BatchRun, prepare_items

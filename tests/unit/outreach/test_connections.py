@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.api.connect import ConnectRequest, Relationship
 from airflow_provider_connectsafely.ledger.records import CONNECT, FAILED, SENT, NewSend
 from airflow_provider_connectsafely.ledger.store import SendLedger

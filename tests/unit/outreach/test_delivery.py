@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.api.models import MessageRequest
 from airflow_provider_connectsafely.ledger import FAILED, SENT, UNKNOWN, NewSend
 from airflow_provider_connectsafely.ledger.store import SendLedger

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.outreach import outcomes
 from airflow_provider_connectsafely.outreach.outcomes import Outcome, counts, counts_text
 

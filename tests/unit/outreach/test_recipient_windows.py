@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.api.models import MessageRequest
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.ledger.sequences import SequenceStore
 from airflow_provider_connectsafely.ledger.store import SendLedger
 from airflow_provider_connectsafely.outreach.batch import BatchRun, prepare_items

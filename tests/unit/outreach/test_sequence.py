@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_connectsafely.api import errors
+from airflow_provider_connectsafely import errors
 from airflow_provider_connectsafely.api.models import MessageRequest
 from airflow_provider_connectsafely.ledger.sequences import SequenceStore
 from airflow_provider_connectsafely.ledger.store import SendLedger

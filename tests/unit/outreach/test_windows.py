@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_connectsafely.api.errors import ConnectSafelyValidationError
+from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 from airflow_provider_connectsafely.outreach.windows import (
     DAY_NAMES,
     SendWindow,

@@ -253,7 +253,7 @@ def test_event_trigger_waits_out_a_rate_limit(connection, tmp_path):
 def test_event_trigger_stops_on_a_bad_key(connection, tmp_path, monkeypatch):
     from helpers.connections import connection_json
 
-    from airflow_provider_connectsafely.api.errors import AuthenticationError
+    from airflow_provider_connectsafely.errors import AuthenticationError
 
     monkeypatch.setenv("AIRFLOW_CONN_CS_BAD", connection_json(connection.url, key="wrong-key"))
     trigger = event_trigger(tmp_path, conn_id="cs_bad")
