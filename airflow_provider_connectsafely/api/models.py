@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, TypeVar, get_args
 from urllib.parse import unquote, urlsplit
 
+from typing_extensions import Required, TypedDict
+
 from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
 SEND_PATH = "/linkedin/messaging/send"
@@ -19,14 +21,56 @@ SEND_WITH_TYPING_PATH = "/linkedin/messaging/send-with-typing"
 #: ``normal`` (a direct message) or ``inmail``.
 MessageType = Literal["normal", "inmail"]
 MESSAGE_TYPES: tuple[MessageType, ...] = get_args(MessageType)
-#: The send parameters shared by the operator, the notifier and the hook, by their Python names.
-MESSAGE_FIELDS = (
-    "message",
-    "recipient_profile_id",
-    "recipient_profile_urn",
-    "subject",
-    "message_type",
-    "account_id",
+
+
+class MessageFields(TypedDict, total=False):
+    """The arguments of one message that the hook, the notifier and the operators share,
+    declared here once (the hook's ``build_request`` and ``send_message`` take these).
+
+    :param message: the text to send (required).
+    :param recipient_profile_id: the recipient's profile ID or profile URL.
+    :param recipient_profile_urn: the recipient's profile URN.
+    :param subject: InMail subject (with ``endpoint="conversations"``: any subject).
+    :param message_type: ``normal`` or ``inmail`` (``messaging`` endpoint only).
+    :param account_id: the account to send from; the connection's ``account_id`` extra when None.
+    """
+
+    message: Required[str]
+    recipient_profile_id: str | None
+    recipient_profile_urn: str | None
+    subject: str | None
+    message_type: MessageType
+    account_id: str | None
+
+
+class MessageArgs(MessageFields, total=False):
+    """:class:`MessageFields` plus how the message goes out (the hook and the single-message
+    operator).
+
+    :param typing_indicator: ``messaging`` only: send through ``send-with-typing``.
+    :param conversation_urn: with ``typing_indicator``, where to show typing; with
+        ``endpoint="conversations"``, the conversation to write in, instead of a recipient.
+    :param endpoint: ``"messaging"`` (default, ``POST /linkedin/messaging/send``) or
+        ``"conversations"`` (``POST /linkedin/conversations/send``, whose answer carries
+        ``threadId``, ``conversationUrn`` and ``sentMessage``).
+    :param attachments: ``conversations`` only: a list of attachments.
+    :param messaging_channel: ``conversations`` only: ``auto``, ``sales_navigator`` or
+        ``linkedin_inbox``.
+    """
+
+    typing_indicator: bool
+    conversation_urn: str | None
+    endpoint: str
+    attachments: list[Any] | None
+    messaging_channel: str | None
+
+
+#: The names of :class:`MessageFields` and :class:`MessageArgs`, for code that copies them from
+#: an object's attributes (the operator, the notifier).
+MESSAGE_FIELDS: tuple[str, ...] = tuple(MessageFields.__annotations__)
+MESSAGE_ARGS: tuple[str, ...] = (
+    *MESSAGE_FIELDS,
+    *(k for k in MessageArgs.__annotations__ if k not in MESSAGE_FIELDS),
 )
 
 # Used with fullmatch: ``$`` would also match before a trailing newline.

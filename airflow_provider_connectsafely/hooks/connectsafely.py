@@ -12,9 +12,11 @@ from airflow_provider_connectsafely import connection_form, defaults
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from typing_extensions import Unpack
+
     from airflow_provider_connectsafely.api.client import ConnectSafelyClient
     from airflow_provider_connectsafely.api.connect import ConnectRequest, Relationship
-    from airflow_provider_connectsafely.api.models import MessageLimits, MessageRequest
+    from airflow_provider_connectsafely.api.models import MessageArgs, MessageLimits, MessageRequest
     from airflow_provider_connectsafely.api.reads import PagedRead
     from airflow_provider_connectsafely.api.retry import RetryPolicy
     from airflow_provider_connectsafely.settings import ConnectionSettings
@@ -121,41 +123,14 @@ class ConnectSafelyHook(BaseHook):
     def get_conn(self) -> ConnectSafelyClient:
         return self.client
 
-    def build_request(
-        self,
-        *,
-        message: str,
-        recipient_profile_id: str | None = None,
-        recipient_profile_urn: str | None = None,
-        subject: str | None = None,
-        message_type: str = "normal",
-        account_id: str | None = None,
-        typing_indicator: bool = False,
-        conversation_urn: str | None = None,
-        endpoint: str = "messaging",
-        attachments: list[Any] | None = None,
-        messaging_channel: str | None = None,
-    ) -> MessageRequest:
+    def build_request(self, **args: Unpack[MessageArgs]) -> MessageRequest:
         """Validate the arguments without reading the connection (parameters as :meth:`send_message`).
 
         :raises ConnectSafelyValidationError: naming the field and the fix.
         """
         from airflow_provider_connectsafely.api.conversation_send import build_send_request
 
-        return build_send_request(
-            endpoint=endpoint,
-            attachments=attachments,
-            messaging_channel=messaging_channel,
-            message=message,
-            recipient_profile_id=recipient_profile_id,
-            recipient_profile_urn=recipient_profile_urn,
-            subject=subject,
-            message_type=message_type,
-            account_id=account_id,
-            typing_indicator=typing_indicator,
-            conversation_urn=conversation_urn,
-            limits=self.message_limits,
-        )
+        return build_send_request(**args, limits=self.message_limits)
 
     def send_request(self, request: MessageRequest) -> dict[str, Any]:
         """Send a validated request (the connection's default account filled in when the
@@ -169,57 +144,19 @@ class ConnectSafelyHook(BaseHook):
         )
         return self.client.send(request)
 
-    def send_message(
-        self,
-        *,
-        message: str,
-        recipient_profile_id: str | None = None,
-        recipient_profile_urn: str | None = None,
-        subject: str | None = None,
-        message_type: str = "normal",
-        account_id: str | None = None,
-        typing_indicator: bool = False,
-        conversation_urn: str | None = None,
-        endpoint: str = "messaging",
-        attachments: list[Any] | None = None,
-        messaging_channel: str | None = None,
-    ) -> dict[str, Any]:
+    def send_message(self, **args: Unpack[MessageArgs]) -> dict[str, Any]:
         """Validate, then send one LinkedIn message; return the API's JSON answer.
 
         A send is never retried once it may have gone out (see ``errors.DeliveryUnknownError``).
+        The arguments (``message``, ``recipient_profile_id`` or ``recipient_profile_urn``,
+        ``subject``, ``message_type``, ``account_id``, ``typing_indicator``,
+        ``conversation_urn``, ``endpoint``, ``attachments``, ``messaging_channel``) are
+        described once, in :class:`~airflow_provider_connectsafely.api.models.MessageArgs`.
 
-        :param message: the text to send.
-        :param recipient_profile_id: the recipient's profile ID or profile URL.
-        :param recipient_profile_urn: the recipient's profile URN.
-        :param subject: InMail subject (with ``endpoint="conversations"``: any subject).
-        :param message_type: ``normal`` or ``inmail`` (``messaging`` endpoint only).
-        :param account_id: the account to send from; the connection's ``account_id`` extra when None.
-        :param typing_indicator: ``messaging`` only: send through ``send-with-typing``.
-        :param conversation_urn: with ``typing_indicator``, where to show typing; with
-            ``endpoint="conversations"``, the conversation to write in, instead of a recipient.
-        :param endpoint: ``"messaging"`` (default, ``POST /linkedin/messaging/send``) or
-            ``"conversations"`` (``POST /linkedin/conversations/send``, whose answer carries
-            ``threadId``, ``conversationUrn`` and ``sentMessage``).
-        :param attachments: ``conversations`` only: a list of attachments.
-        :param messaging_channel: ``conversations`` only: ``auto``, ``sales_navigator`` or
-            ``linkedin_inbox``.
         :raises ConnectSafelyValidationError: bad input, before anything is sent.
         :raises ConnectSafelyError: a typed API or transport error (see ``errors``).
         """
-        request = self.build_request(
-            message=message,
-            recipient_profile_id=recipient_profile_id,
-            recipient_profile_urn=recipient_profile_urn,
-            subject=subject,
-            message_type=message_type,
-            account_id=account_id,
-            typing_indicator=typing_indicator,
-            conversation_urn=conversation_urn,
-            endpoint=endpoint,
-            attachments=attachments,
-            messaging_channel=messaging_channel,
-        )
-        return self.send_request(request)
+        return self.send_request(self.build_request(**args))
 
     def build_connect_request(
         self,

@@ -128,18 +128,11 @@ class SendLinkedInMessageOperator(ConnectSafelyBaseOperator):
         self.dedupe_key = dedupe_key
 
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any] | None:
-        from airflow_provider_connectsafely.api.models import MESSAGE_FIELDS
+        from airflow_provider_connectsafely.api.models import MESSAGE_ARGS
         from airflow_provider_connectsafely.errors import ConnectSafelyError
 
         try:
-            request = self.hook.build_request(
-                **{name: getattr(self, name) for name in MESSAGE_FIELDS},
-                typing_indicator=self.typing_indicator,
-                conversation_urn=self.conversation_urn,
-                endpoint=self.endpoint,
-                attachments=self.attachments,
-                messaging_channel=self.messaging_channel,
-            )
+            request = self.hook.build_request(**{name: getattr(self, name) for name in MESSAGE_ARGS})
             request = request.with_default_account(self.hook.settings.account_id)
             ledger = self._ledger()
             windows = self._windows(ledger)

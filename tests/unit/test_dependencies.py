@@ -12,7 +12,7 @@ from helpers.paths import REPO
 
 PACKAGE = REPO / "airflow_provider_connectsafely"
 # Import name -> distribution name, where they differ.
-DISTRIBUTIONS = {"airflow": "apache-airflow", "yaml": "pyyaml"}
+DISTRIBUTIONS = {"airflow": "apache-airflow", "yaml": "pyyaml", "typing_extensions": "typing-extensions"}
 # Imported only where they are available (a guarded import, or a module users opt into).
 OPTIONAL = {"psycopg", "wtforms", "pytest"}
 
