@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,6 +47,13 @@ def main() -> None:
     with sqlite3.connect(path) as db:
         db.executescript((HERE / "ledger_0_1.sqlite.sql").read_text())
         rows_before = db.execute("SELECT count(*) FROM connectsafely_sends").fetchone()[0]
+    # The installed command, as an operator runs it after installing a new release.
+    command = Path(sys.executable).with_name("connectsafely-ledger")
+    url = f"sqlite:///{path}"
+    version = subprocess.run([command, "version", "--url", url], capture_output=True, text=True, check=True)
+    assert "schema:   0001" in version.stdout, version.stdout
+    upgraded = subprocess.run([command, "upgrade", "--url", url], capture_output=True, text=True, check=True)
+    assert f"-> {HEAD}" in upgraded.stdout, upgraded.stdout + upgraded.stderr
     ledger = SendLedger.sqlite(path)
     ledger.ensure_schema()
     assert ledger.schema_version() == HEAD, ledger.schema_version()
