@@ -9,6 +9,11 @@ AIRFLOW_VERSION ?= 3.3.2
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
+# A pinned set of every package for an Airflow version, when the project keeps one
+# (constraints/airflow-X.Y.Z.txt): the floor installs exactly what it was proven with, so a new
+# release of a dependency cannot turn it red unseen. Refresh: docs/development.md.
+CONSTRAINTS_FILE := constraints/airflow-$(AIRFLOW_VERSION).txt
+CONSTRAINTS := $(if $(wildcard $(CONSTRAINTS_FILE)),-c $(CONSTRAINTS_FILE))
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 DEMO_PORT ?= 8099
 DEMO_HOME := $(CURDIR)/.airflow-demo
@@ -19,10 +24,10 @@ PYTEST_ARGS ?=
 FLOOR_AIRFLOW_VERSION ?= 3.1.8
 CHROMIUM ?= /usr/bin/chromium
 
-$(STAMP): pyproject.toml setup.cfg
+$(STAMP): pyproject.toml setup.cfg $(wildcard $(CONSTRAINTS_FILE))
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip 2>&1 | { grep -v "is ignored" || true; }
-	$(PIP) install "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]" 2>&1 | { grep -v "is ignored" || true; }
+	$(PIP) install $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]" 2>&1 | { grep -v "is ignored" || true; }
 	$(BIN)/python -c "import airflow_provider_connectsafely, airflow.sdk"
 	touch $@
 
@@ -86,8 +91,8 @@ test-deploy: $(DEPLOY_STAMP) postgres-deps deploy-deps
 	$(BIN)/python -m pytest tests/deploy $(PYTEST_ARGS)
 
 # Everything: lint, types, docs, the whole suite, the unit tests again with the clock moved
-# years ahead (a test that depends on today's date fails there), then the built wheel
-# installed outside the checkout.
+# years ahead (a test that depends on today's date fails there), then the wheel and the sdist
+# built and checked (dist-check) and that wheel installed outside the checkout (smoke).
 TRAVEL_TO ?= 2031-03-30T01:30:00+00:00
 test: lint typecheck docs postgres-deps browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -98,15 +103,27 @@ test: lint typecheck docs postgres-deps browser-deps
 test-unit: install
 	$(BIN)/python -m pytest tests/unit -m "not postgres" $(PYTEST_ARGS)
 
-# What users install is what is tested: build the wheel, install it (not editable) into a
-# fresh virtualenv outside the checkout, send through the emulator and upgrade a 0.1 ledger.
+# The release files as a release makes them, into DIST_DIR: `python -m build` builds the sdist,
+# then the wheel from that sdist (a file the sdist lacks goes missing from the wheel too);
+# `twine check --strict` reads their metadata and README; tests/smoke/check_dist.py checks both
+# hold every file of the package (py.typed, the migrations' script.py.mako, plugins/static/*).
+DIST_DIR ?= /tmp/connectsafely-dist
+.PHONY: dist-check
+dist-check: install
+	rm -rf $(DIST_DIR); mkdir -p $(DIST_DIR)
+	$(BIN)/python -m build --outdir $(DIST_DIR) . > $(DIST_DIR).log 2>&1 || { tail -40 $(DIST_DIR).log; exit 1; }
+	$(BIN)/twine check --strict $(DIST_DIR)/*.whl $(DIST_DIR)/*.tar.gz
+	$(BIN)/python tests/smoke/check_dist.py $(DIST_DIR)
+
+# What users install is what is tested: the wheel dist-check built, installed (not editable)
+# into a fresh virtualenv outside the checkout; it sends through the emulator and upgrades a
+# 0.1 ledger.
 SMOKE_DIR ?= /tmp/connectsafely-smoke
-smoke: install
+smoke: dist-check
 	rm -rf $(SMOKE_DIR); mkdir -p $(SMOKE_DIR)
-	$(PIP) wheel --no-deps -w $(SMOKE_DIR)/dist . 2>&1 | { grep -v "is ignored" || true; }
 	$(PYTHON) -m venv $(SMOKE_DIR)/venv
 	$(SMOKE_DIR)/venv/bin/python -m pip --disable-pip-version-check -q install \
-		"apache-airflow==$(AIRFLOW_VERSION)" $(SMOKE_DIR)/dist/*.whl 2>&1 | { grep -v "is ignored" || true; }
+		"apache-airflow==$(AIRFLOW_VERSION)" $(DIST_DIR)/*.whl 2>&1 | { grep -v "is ignored" || true; }
 	cp tests/smoke/smoke.py tests/fixtures/ledger_0_1.sqlite.sql $(SMOKE_DIR)/
 	cd $(SMOKE_DIR) && env -u PYTHONPATH AIRFLOW_HOME=$(SMOKE_DIR)/home venv/bin/python smoke.py
 
@@ -115,6 +132,39 @@ smoke: install
 test-floor:
 	$(MAKE) install postgres-deps browser-deps AIRFLOW_VERSION=$(FLOOR_AIRFLOW_VERSION) VENV=.venv-floor
 	.venv-floor/bin/python -m pytest $(PYTEST_ARGS)
+
+# The unit tests (without the PostgreSQL variants) on the other supported Pythons, each in its
+# own virtualenv (.venv-py3.10, .venv-py3.13) with Airflow $(AIRFLOW_VERSION); the rest of the
+# suite, ruff and mypy run on .venv's Python (3.11). An interpreter is python<X.Y> from
+# $(PYENV_ROOT)/versions or PATH; a missing one is skipped with a message (a loud one on CI).
+TEST_PYTHONS ?= 3.10 3.13
+PYENV_ROOT ?= $(HOME)/.pyenv
+.PHONY: test-python
+test-python:
+	@failed=
+	for version in $(TEST_PYTHONS); do
+		python=
+		for candidate in $$(ls -d $(PYENV_ROOT)/versions/$$version.*/bin/python$$version 2>/dev/null | sort -V -r) \
+				$$(command -v python$$version || true); do
+			if "$$candidate" -c "import sys; assert sys.version_info[:2] == ($${version/./, })" 2>/dev/null; then
+				python=$$candidate; break
+			fi
+		done
+		if [ -z "$$python" ]; then
+			message="Python $$version not found (python$$version in $(PYENV_ROOT)/versions or on PATH): its unit tests are SKIPPED"
+			if [ "$${CI:-}" = true ]; then
+				printf '\n%s\n!!! %s\n%s\n\n' "$$(printf '!%.0s' {1..100})" "$$message" "$$(printf '!%.0s' {1..100})"
+			else
+				echo "$$message"
+			fi
+			continue
+		fi
+		echo "== Python $$version ($$python): tests/unit -m 'not postgres' in .venv-py$$version"
+		$(MAKE) --no-print-directory install PYTHON=$$python VENV=.venv-py$$version
+		.venv-py$$version/bin/python -m pytest tests/unit -m "not postgres" -q $(PYTEST_ARGS) \
+			|| failed="$${failed:-} $$version"
+	done
+	if [ -n "$${failed:-}" ]; then echo "test-python: the unit tests failed on Python$$failed"; exit 1; fi
 
 demo: install
 	@rm -rf $(DEMO_HOME); mkdir -p $(DEMO_HOME)

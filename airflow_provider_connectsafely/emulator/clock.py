@@ -36,7 +36,9 @@ def parse_iso(text: object) -> datetime:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("expected an ISO 8601 date-time string")
     try:
-        return as_utc(datetime.fromisoformat(text.strip()))
+        text = text.strip()
+        # Python 3.10's fromisoformat refuses a trailing Z (3.11 accepts it).
+        return as_utc(datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text))
     except ValueError:
         raise ValueError(f"not an ISO 8601 date-time: {text!r}") from None
 

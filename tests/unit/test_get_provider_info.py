@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+from importlib import import_module
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
-from airflow_provider_connectsafely import __version__
+from airflow_provider_connectsafely import __version__, defaults
 from airflow_provider_connectsafely.connection_form import EXTRA_FIELDS
 from airflow_provider_connectsafely.get_provider_info import get_provider_info
 from airflow_provider_connectsafely.hooks.connectsafely import ConnectSafelyHook
 from airflow_provider_connectsafely.settings import ConnectionSettings
+
+
+def import_string(dotted: str):
+    module, _, name = dotted.rpartition(".")
+    return getattr(import_module(module), name)
 
 
 def test_entry_point_is_registered():
@@ -19,16 +26,95 @@ def test_entry_point_is_registered():
     assert entry.load() is get_provider_info
 
 
+def _airflows_schema() -> dict:
+    """provider_info.schema.json as shipped in the installed Airflow (3.1 and 3.3 alike)."""
+    import airflow
+
+    path = Path(airflow.__file__).parent / "provider_info.schema.json"
+    assert path.is_file(), f"no {path.name} in the installed Airflow"
+    return json.loads(path.read_text())
+
+
 def test_provider_info_validates_against_airflows_schema():
     import jsonschema
-    from airflow import providers_manager  # noqa: F401  (locates the schema file)
-    from airflow.providers_manager import _create_provider_info_schema_validator
 
+    schema = _airflows_schema()
     info = get_provider_info()
-    _create_provider_info_schema_validator().validate(info)
+    jsonschema.validators.validator_for(schema)(schema).validate(info)
+    # Every key is one Airflow knows (the schema itself leaves additionalProperties open).
+    assert set(info) - {"versions"} <= set(schema["properties"])
     assert info["package-name"] == "airflow-provider-connectsafely"
     assert info["versions"] == [__version__]
-    assert jsonschema
+
+
+def test_airflows_own_validator_accepts_it():
+    from airflow.providers_manager import _create_provider_info_schema_validator
+
+    _create_provider_info_schema_validator().validate(get_provider_info())
+
+
+def test_config_section_is_in_airflows_shape_from_the_defaults():
+    option_schema = _airflows_schema()["definitions"]["option"]
+    [(section, body)] = get_provider_info()["config"].items()
+    assert section == defaults.CONFIG_SECTION == "connectsafely"
+    assert set(body) == {"description", "options"}
+    options = body["options"]
+    assert list(options) == [defaults.CONFIG_LEDGER_CONN_ID, defaults.CONFIG_AUTO_MIGRATE]
+    for option in options.values():
+        # The schema's "additional_properties" is misspelt there, so it checks no extra key.
+        assert set(option) <= set(option_schema["properties"]), option
+        assert set(option_schema["required"]) <= set(option)
+        assert option["version_added"] == "0.2.0"
+    ledger, migrate = options.values()
+    assert (ledger["type"], ledger["default"]) == ("string", defaults.LEDGER_CONN_ID)
+    assert (migrate["type"], migrate["default"]) == ("boolean", str(defaults.AUTO_MIGRATE))
+    assert (defaults.LEDGER_CONN_ID, defaults.AUTO_MIGRATE) == ("", True)
+    assert "connectsafely-ledger upgrade" in migrate["description"]
+    assert "connectsafely_ledger.sqlite" in ledger["description"]
+
+
+def test_airflow_configuration_reads_the_section(monkeypatch):
+    from airflow.configuration import conf
+    from airflow.providers_manager import ProvidersManager
+
+    # What Airflow's commands do first. Airflow 3.1 knows a provider's defaults only after it
+    # (a task process may not have run it: code reads with fallback=defaults.*); 3.3 on demand.
+    ProvidersManager().initialize_providers_configuration()
+    assert conf.get(defaults.CONFIG_SECTION, defaults.CONFIG_LEDGER_CONN_ID) == ""
+    assert conf.getboolean(defaults.CONFIG_SECTION, defaults.CONFIG_AUTO_MIGRATE) is True
+    monkeypatch.setenv("AIRFLOW__CONNECTSAFELY__LEDGER_CONN_ID", "ledger_pg")
+    monkeypatch.setenv("AIRFLOW__CONNECTSAFELY__AUTO_MIGRATE", "False")
+    assert conf.get(defaults.CONFIG_SECTION, defaults.CONFIG_LEDGER_CONN_ID) == "ledger_pg"
+    assert conf.getboolean(defaults.CONFIG_SECTION, defaults.CONFIG_AUTO_MIGRATE) is False
+
+
+def test_plugin_is_declared_as_the_entry_point_loads_it():
+    from airflow_provider_connectsafely.plugins.ui import ConnectSafelyPlugin
+
+    [plugin] = get_provider_info()["plugins"]
+    assert set(plugin) == {"name", "plugin-class"}
+    assert plugin["name"] == ConnectSafelyPlugin.name
+    assert import_string(plugin["plugin-class"]) is ConnectSafelyPlugin
+    [entry] = [e for e in entry_points(group="airflow.plugins") if e.name == "connectsafely"]
+    assert entry.load() is ConnectSafelyPlugin
+
+
+def test_airflow_providers_manager_sees_config_plugin_and_asset_handler():
+    from airflow.providers_manager import ProvidersManager
+
+    from airflow_provider_connectsafely.assets import sanitize_uri
+
+    manager = ProvidersManager()
+    configs = dict(manager.provider_configs)
+    assert configs["airflow-provider-connectsafely"] == get_provider_info()["config"]
+    assert [p.plugin_class for p in manager.plugins if p.name == "connectsafely"] == [
+        "airflow_provider_connectsafely.plugins.ui.ConnectSafelyPlugin"
+    ]
+    try:  # where Airflow >= 3.2 looks handlers up (airflow.sdk Asset); 3.1: ProvidersManager
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime as Runtime
+    except ImportError:
+        Runtime = ProvidersManager
+    assert Runtime().asset_uri_handlers["connectsafely"] is sanitize_uri
 
 
 def test_connection_type_metadata():
@@ -102,7 +188,7 @@ def test_settings_base_url(host, schema, port, expected):
     ],
 )
 def test_settings_reject_bad_extras(extra, message):
-    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
 
     with pytest.raises(ConnectSafelyConfigError, match=message):
         ConnectionSettings.from_fields("c", password="k" * 10, host=None, port=None, schema=None, extra=extra)
@@ -127,7 +213,7 @@ def test_settings_read_plain_and_prefixed_extras():
 
 @pytest.mark.parametrize("host", ["http://api.example.com", "ftp://x", "https://user:pw@host"])
 def test_settings_refuse_unsafe_urls(host):
-    from airflow_provider_connectsafely.api.errors import ConnectSafelyConfigError
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
 
     with pytest.raises(ConnectSafelyConfigError, match="Connection 'c'"):
         ConnectionSettings.from_fields("c", password="k" * 10, host=host, port=None, schema=None, extra={})

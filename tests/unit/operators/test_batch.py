@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from helpers.connections import connection_json
 
+from airflow_provider_connectsafely.clock import from_iso
 from airflow_provider_connectsafely.compat import AirflowException, AirflowFailException, TaskDeferred
 from airflow_provider_connectsafely.operators.messaging import (
     SendLinkedInMessageBatchOperator,
@@ -177,7 +178,7 @@ def test_pacing_spaces_the_sends(connection):
         jitter=0.0,
     )
     op.execute(fake_context("p"))
-    times = [datetime.fromisoformat(m["at"]) for m in connection.messages()]
+    times = [from_iso(m["at"]) for m in connection.messages()]
     assert all(b - a >= timedelta(seconds=0.25) for a, b in itertools.pairwise(times))
 
 
