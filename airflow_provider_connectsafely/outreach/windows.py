@@ -106,9 +106,7 @@ class SendWindow:
         :raises ConnectSafelyValidationError: (a ``ValueError``) ``at`` is naive or not a
             datetime, or ``zone`` is not a time zone name; names the argument and the fix.
         """
-        at = aware(at)
-        start, _end = self.opening(at, check_timezone(zone, "zone"))
-        return start <= as_utc(at)
+        return self.next_open(at, zone) == as_utc(at)
 
     def next_open(self, at: datetime, zone: str) -> datetime:
         """When the window is next open on the clock of ``zone``: ``at`` itself (in UTC)

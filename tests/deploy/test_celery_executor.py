@@ -17,11 +17,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers.airflow_server import free_port
 from helpers.connections import connection_json
-from helpers.deploy_host import ENV as HOSTNAME_ENV
 from helpers.deployment import Deployment, Emulator, ledger_rows
-from helpers.paths import REPO
 from helpers.pg_cluster import PgCluster
 from helpers.redis_server import RedisServer
 
@@ -78,16 +75,11 @@ def celery(
         deployment.start("scheduler", "scheduler")
         deployment.start("dag-processor", "dag-processor")
         for name in WORKERS:
-            deployment.start(
+            deployment.start_as_host(
                 name,
                 *("celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", str(CONCURRENCY)),
                 *("--pid", str(deployment.path / f"{name}.pid"), "--without-mingle", "--without-gossip"),
-                env={
-                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-                    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "helpers.deploy_host.hostname",
-                    HOSTNAME_ENV: name,
-                    "PYTHONPATH": str(REPO / "tests"),
-                },
+                log_port_setting="AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
             )
         assert deployment.api is not None
         deployment.api.wait_ready()

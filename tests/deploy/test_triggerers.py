@@ -17,10 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers.airflow_server import free_port
-from helpers.deploy_host import ENV as HOSTNAME_ENV
 from helpers.deployment import Deployment, Emulator
-from helpers.paths import REPO
 from helpers.pg_cluster import PgCluster
 from sqlalchemy import create_engine, text
 
@@ -71,15 +68,8 @@ def deployment(
         deployment.start("scheduler", "scheduler")
         deployment.start("dag-processor", "dag-processor")
         for name in TRIGGERERS:
-            deployment.start(
-                name,
-                "triggerer",
-                env={
-                    "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-                    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "helpers.deploy_host.hostname",
-                    HOSTNAME_ENV: name,
-                    "PYTHONPATH": str(REPO / "tests"),
-                },
+            deployment.start_as_host(
+                name, "triggerer", log_port_setting="AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"
             )
         assert deployment.api is not None
         deployment.api.wait_ready()

@@ -18,6 +18,7 @@ import requests
 
 from helpers.airflow_server import AIRFLOW, AirflowHome, ApiServer, free_port
 from helpers.connections import API_KEY, connection_json
+from helpers.deploy_host import ENV as HOSTNAME_ENV
 from helpers.paths import REPO
 from helpers.services import Service, wait_until
 
@@ -138,6 +139,21 @@ class Deployment:
         service = Service(name, [AIRFLOW, *args], env={**self.home.env, **(env or {})}, log_dir=self.path)
         self.services.append(service)
         return service
+
+    def start_as_host(self, name: str, *args: str, log_port_setting: str) -> Service:
+        """Start ``airflow ARGS`` as if on a machine of its own named ``name``: Airflow records
+        ``name`` as its host name (``[core] hostname_callable``), and its log server listens on
+        a port of its own (``log_port_setting``, e.g. ``AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT``)."""
+        return self.start(
+            name,
+            *args,
+            env={
+                log_port_setting: str(free_port()),
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "helpers.deploy_host.hostname",
+                HOSTNAME_ENV: name,
+                "PYTHONPATH": str(REPO / "tests"),
+            },
+        )
 
     def service(self, name: str) -> Service:
         return next(service for service in self.services if service.name == name)
