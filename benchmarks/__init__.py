@@ -9,6 +9,8 @@
 - ``batch_vs_mapped.py``: 3. one batch task against one mapped task instance per recipient.
 - ``ledger_scale.py``: 4. the ledger's bulk dedupe check at 1,000,000 rows, SQLite and PostgreSQL.
 - ``dry_run_memory.py``: 5. peak memory and time of a 100,000-recipient dry run.
+- ``sequence_scale.py``: 10. one scheduled sequence run with 100,000 enrolments over 20 accounts
+  (nothing due, and 1% due): time, peak memory and API calls, SQLite and PostgreSQL.
 
 Nothing here is part of the installed package, and no test asserts on timings.
 """

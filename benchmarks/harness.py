@@ -209,6 +209,15 @@ def _server_process(args: list[str], what: str, timeout: float = 20.0) -> Iterat
             proc.wait(10)
 
 
+def python_server(
+    args: list[str], what: str, timeout: float = 20.0
+) -> contextlib.AbstractContextManager[str]:
+    """Start ``python <args>``, a server of a benchmark's own (e.g. an emulator seeded with a
+    scenario), which prints ``... listening on URL`` and serves until its stdin closes; yield
+    the URL."""
+    return _server_process(args, what, timeout)
+
+
 def loopback_server(timeout: float = 20.0) -> contextlib.AbstractContextManager[str]:
     """Start ``benchmarks.loopback_server`` in its own process; yield its URL."""
     return _server_process(

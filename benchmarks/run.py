@@ -44,6 +44,7 @@ BENCHMARKS: list[str] = [
     "benchmarks.ui_endpoint",  # 7. the ledger page's data endpoints on a 1,000,000-row ledger
     "benchmarks.rate_pacing",  # 8. pacing from the rate-limit headers at 60 requests a minute
     "benchmarks.connect_acceptance",  # 9. relationship reads of connect steps waiting for acceptance
+    "benchmarks.sequence_scale",  # 10. a scheduled sequence run, 100,000 enrolments over 20 accounts
 ]
 
 # Benchmarks of issue 6 still waiting for a feature (none today).
@@ -107,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         metavar="NAME",
         help="run only this benchmark (import_cost, send_overhead, batch_vs_mapped, ledger_scale, "
-        "dry_run_memory, sequence_replies, ui_endpoint, rate_pacing); repeatable",
+        "dry_run_memory, sequence_replies, ui_endpoint, rate_pacing, connect_acceptance, sequence_scale); "
+        "repeatable",
     )
     parser.add_argument(
         "--output",
