@@ -95,8 +95,10 @@ def test_real_api_server_anonymous_viewer_admin(real_server):
             "sent_today": 1,
             "cap": 150,
             "left": 149,
+            "cap_source": "assumed",
             "connects_this_week": 0,
             "connect_cap": 90,
+            "connect_cap_source": "assumed",
         }
     ]
     rows = requests.get(f"{base}/api/sends", headers=viewer, timeout=30).json()["rows"]
