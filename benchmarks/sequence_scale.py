@@ -110,11 +110,12 @@ PHASES = (
     ("operators.base", "ConnectSafelyBaseOperator", "_account_pool"),
     ("outreach.batch", None, "prepare_items"),
     ("outreach.sequence", "SequenceRun", "execute"),
+    ("ledger.sequences", "SequenceStore", "recipients"),
     ("outreach.sequence", "SequenceRun", "_newcomers"),
     ("ledger.sequences", "SequenceStore", "enroll"),
-    ("ledger.sequences", "SequenceStore", "enrollments"),
-    ("outreach.sequence", "SequenceRun", "_reconcile"),
-    ("outreach.reply_check", "ReplyCheck", "run"),
+    ("ledger.sequences", "SequenceStore", "reconcile"),
+    ("outreach.reply_check", "ReplyCheck", "run_stored"),
+    ("ledger.sequences", "SequenceStore", "due"),
     ("outreach.sequence", "SequenceRun", "_send_due"),
     ("outreach.sequence", "SequenceRun", "_report"),
 )
@@ -365,8 +366,9 @@ def _details(data: dict[str, Any], backends: list[str]) -> str:
         "",
         "Where the time goes: seconds inside each function during the run (median; inclusive, so "
         "they nest: `SequenceRun.execute` holds the rest but `_account_pool` and `prepare_items`, "
-        "which the operator calls before it; `_newcomers`, `enroll` and `_report` each hold one "
-        "`enrollments` load), and how many calls.",
+        "which the operator calls before it with one `recipients` read (the enrolled identities: "
+        "only the rows of people not enrolled yet are rendered); `due` reads only the enrolments "
+        "whose next step may be due), and how many calls.",
         "",
         "| function | " + " | ".join(f"{BACKENDS[b]}, {CASES[c]}" for b, c in columns) + " |",
         "|---|" + "---|" * len(columns),

@@ -10,8 +10,9 @@ already sent and catches up without sending again.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.clock import as_utc
@@ -26,7 +27,13 @@ FINISHED = "finished"
 #: Left ``recipients`` while ``on_removed="stop"``.
 REMOVED = "removed"
 STATES = (ACTIVE, REPLIED, FINISHED, FAILED, UNKNOWN, REMOVED)
+#: The states a run still works on (steps may be due, replies are read).
+LIVE = (ACTIVE, UNKNOWN)
 _MAX_TEXT = 4000
+#: Values bound per ``IN`` list (below SQLite's and drivers' parameter limits).
+_CHUNK = 900
+#: The due query's margin: it reads a little more, the exact rule is applied in Python.
+_DUE_SLACK = timedelta(minutes=1)
 
 
 @dataclass
@@ -95,8 +102,9 @@ class SequenceStore:
         """Add ``(recipient, account, data)`` rows not enrolled yet; return those added."""
         from airflow_provider_connectsafely.ledger.schema import enrollments
 
-        known = {e.recipient for e in self.enrollments(campaign)}
-        fresh = {recipient: (account, data) for recipient, account, data in people if recipient not in known}
+        # ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` decides who is new: no pre-load.
+        self.ledger.ensure_schema()
+        fresh = {recipient: (account, data) for recipient, account, data in people}
         if not fresh:
             return []
         now = self.ledger.clock()
@@ -120,6 +128,183 @@ class SequenceStore:
                 if result is not None:
                     added.append(str(row["recipient"]))
         return added
+
+    def recipients(self, campaign: str) -> set[str]:
+        """Who is enrolled in the campaign (any state): one column, nothing parsed."""
+        from sqlalchemy import select
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments as table
+
+        self.ledger.ensure_schema()
+        query = select(table.c.recipient).where(table.c.campaign == campaign)
+        with self.ledger.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def live_recipients(self, campaign: str) -> list[str]:
+        """The recipients in a :data:`LIVE` state."""
+        from sqlalchemy import select
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments as table
+
+        self.ledger.ensure_schema()
+        query = select(table.c.recipient).where(table.c.campaign == campaign, table.c.state.in_(LIVE))
+        with self.ledger.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def get_many(self, campaign: str, recipients: Iterable[str]) -> dict[str, Enrollment]:
+        """These recipients' enrolments (those that exist), in chunked ``IN`` queries."""
+        from sqlalchemy import select
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments as table
+
+        self.ledger.ensure_schema()
+        wanted = list(dict.fromkeys(recipients))
+        found: dict[str, Enrollment] = {}
+        with self.ledger.engine.connect() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                query = select(table).where(table.c.campaign == campaign, table.c.recipient.in_(chunk))
+                for row in conn.execute(query).mappings():
+                    found[row["recipient"]] = _enrollment(row)
+        return found
+
+    def due(self, campaign: str, waits: Sequence[timedelta], now: datetime) -> list[Enrollment]:
+        """The live enrolments whose next step may be due at ``now``, oldest first: unknown
+        ones with a step left, and active ones whose base time (``enrolled_at`` before step 1,
+        ``last_sent_at`` after) is at least that step's wait old. The query keeps a small
+        margin: the caller applies the exact rule."""
+        from sqlalchemy import and_, or_, select
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments as table
+
+        self.ledger.ensure_schema()
+        when = []
+        for index, wait in enumerate(waits):
+            base = table.c.last_sent_at if index else table.c.enrolled_at
+            cutoff = now - wait + _DUE_SLACK
+            ready = base <= cutoff
+            if wait <= _DUE_SLACK:
+                ready = or_(ready, base.is_(None))
+            when.append(and_(table.c.step == index, ready))
+        query = (
+            select(table)
+            .where(table.c.campaign == campaign, table.c.step < len(waits))
+            .where(or_(table.c.state == UNKNOWN, and_(table.c.state == ACTIVE, or_(*when))))
+            .order_by(table.c.enrolled_at, table.c.recipient)
+        )
+        with self.ledger.engine.connect() as conn:
+            return [_enrollment(row) for row in conn.execute(query).mappings()]
+
+    def counts(self, campaign: str) -> dict[str, int]:
+        """The number of enrolments in each state."""
+        from sqlalchemy import func, select
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments as table
+
+        self.ledger.ensure_schema()
+        query = (
+            select(table.c.state, func.count()).where(table.c.campaign == campaign).group_by(table.c.state)
+        )
+        with self.ledger.engine.connect() as conn:
+            return {str(state): int(n) for state, n in conn.execute(query)}
+
+    def reconcile(self, campaign: str, n_steps: int) -> None:
+        """After the steps changed: reopen the finished with a step left (a step was added),
+        finish the active with none left (a step was removed)."""
+        from sqlalchemy import update
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments as table
+
+        self.ledger.ensure_schema()
+        now = self.ledger.clock()
+        mine = table.c.campaign == campaign
+        with self.ledger.engine.begin() as conn:
+            conn.execute(
+                update(table)
+                .where(mine, table.c.state == FINISHED, table.c.step < n_steps)
+                .values(state=ACTIVE, error=None, updated_at=now)
+            )
+            conn.execute(
+                update(table)
+                .where(mine, table.c.state == ACTIVE, table.c.step >= n_steps)
+                .values(state=FINISHED, error=None, updated_at=now)
+            )
+
+    def remove_absent(self, campaign: str, present: Collection[str], error: str) -> list[str]:
+        """Mark :data:`REMOVED` the live enrolments not in ``present``; return them."""
+        from sqlalchemy import update
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments as table
+
+        gone = [who for who in self.live_recipients(campaign) if who not in present]
+        if not gone:
+            return []
+        now = self.ledger.clock()
+        removed: list[str] = []
+        with self.ledger.engine.begin() as conn:
+            for start in range(0, len(gone), _CHUNK):
+                chunk = gone[start : start + _CHUNK]
+                conn.execute(
+                    update(table)
+                    .where(table.c.campaign == campaign, table.c.recipient.in_(chunk))
+                    .where(table.c.state.in_(LIVE))
+                    .values(state=REMOVED, error=error[:_MAX_TEXT], updated_at=now)
+                )
+                removed.extend(chunk)
+        return removed
+
+    def reply_starts(self, campaign: str) -> list[tuple[str, datetime]]:
+        """Per account with live enrolments that got a first step: the earliest
+        ``first_sent_at`` (where its reply listing starts); accounts in the order of their
+        oldest such enrolment."""
+        from sqlalchemy import func, select
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments as table
+
+        self.ledger.ensure_schema()
+        query = (
+            select(table.c.account, func.min(table.c.first_sent_at), func.min(table.c.enrolled_at))
+            .where(*_watched(table, campaign))
+            .group_by(table.c.account)
+        )
+        with self.ledger.engine.connect() as conn:
+            rows = [(str(a), as_utc(first), as_utc(oldest)) for a, first, oldest in conn.execute(query)]
+        rows.sort(key=lambda row: row[2])
+        return [(account, first) for account, first, _oldest in rows]
+
+    def watched(
+        self,
+        campaign: str,
+        account: str,
+        *,
+        conversations: Collection[str] | None = None,
+        recipients: Collection[str] | None = None,
+    ) -> list[Enrollment]:
+        """The account's live enrolments that got a first step, oldest first; only those in
+        one of ``conversations`` or ``recipients`` when either is given (chunked)."""
+        from sqlalchemy import select
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments as table
+
+        self.ledger.ensure_schema()
+        base = select(table).where(*_watched(table, campaign), table.c.account == account)
+        if conversations is None and recipients is None:
+            queries = [base]
+        else:
+            queries = []
+            for column, values in (
+                (table.c.conversation_urn, conversations),
+                (table.c.recipient, recipients),
+            ):
+                wanted = list(dict.fromkeys(values or ()))
+                for start in range(0, len(wanted), _CHUNK):
+                    queries.append(base.where(column.in_(wanted[start : start + _CHUNK])))
+        found: dict[str, Enrollment] = {}
+        with self.ledger.engine.connect() as conn:
+            for query in queries:
+                for row in conn.execute(query).mappings():
+                    found.setdefault(row["recipient"], _enrollment(row))
+        return sorted(found.values(), key=lambda e: (e.enrolled_at or _EPOCH, e.recipient))
 
     def enrollments(self, campaign: str, states: tuple[str, ...] | None = None) -> list[Enrollment]:
         """The campaign's enrolments, oldest first; only those in ``states`` when given."""
@@ -219,6 +404,19 @@ class SequenceStore:
                 if hasattr(enrollment, name):
                     setattr(enrollment, name, value)
         return changed
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _watched(table: Any, campaign: str) -> list[Any]:
+    """Live enrolments of the campaign that got a first step: their replies are read."""
+    return [
+        table.c.campaign == campaign,
+        table.c.state.in_(LIVE),
+        table.c.step >= 1,
+        table.c.first_sent_at.is_not(None),
+    ]
 
 
 def _enrollment(row: Any) -> Enrollment:

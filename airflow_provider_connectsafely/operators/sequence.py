@@ -43,9 +43,14 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
     until they reply, finish, or fail, even when a later run's ``recipients`` no longer list
     them, unless ``on_removed="stop"``.
 
-    Returns to XCom ``{"summary": {...}, "outcomes": [...]}``: per recipient the state
-    (active, replied, finished, failed, unknown, removed), the step reached, the
-    conversation, the reply, and what this run did (``status``).
+    Returns to XCom ``{"summary": {...}, "outcomes": [...]}``: the summary counts the whole
+    campaign (enrolled this run, total, sent per step, replied, finished, waiting, failed,
+    unknown); the outcomes hold only the people this run acted on or has something to say
+    about (a due step sent, skipped, failed, unknown or held with a ``reason``; a reply found
+    now; removed now) and the invalid rows, each with the state (active, replied, finished,
+    failed, unknown, removed), the step reached, the conversation, the reply, and what this
+    run did (``status``). People whose next step is not due yet get no entry. Only the rows
+    of people not enrolled yet are rendered and validated.
 
     :param campaign: the sequence's identity in the ledger (templated).
     :param steps: the :class:`SequenceStep` list, in order.
@@ -155,7 +160,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         from airflow_provider_connectsafely.errors import ConnectSafelyError
         from airflow_provider_connectsafely.ledger.sequences import SequenceStore
         from airflow_provider_connectsafely.operators.base import to_airflow_error
-        from airflow_provider_connectsafely.outreach.batch import prepare_items
+        from airflow_provider_connectsafely.outreach.batch import prepare_items, row_identity
         from airflow_provider_connectsafely.outreach.delivery import WaitRequired
         from airflow_provider_connectsafely.outreach.sequence import SequenceRun
 
@@ -164,7 +169,19 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         )
         render = self._renderer(context)
         try:
+            ledger = self._ledger()
+            assert ledger is not None
+            store = SequenceStore(ledger)
             first = next((i for i, step in enumerate(self.steps) if not step.connects), None)
+            # Only the rows of people not enrolled yet are rendered and validated (a dry run
+            # shows everyone): the others' identity is read from their row, not rendered.
+            known = present = None
+            only = None
+            if not self.is_dry_run:
+                known = store.recipients(self.campaign)
+                identities = [row_identity(row) for row in rows]
+                only = [n for n, who in enumerate(identities) if who is None or who not in known]
+                present = {who for who in identities if who is not None and who in known}
             items = prepare_items(
                 rows,
                 # A sequence of connect steps only still validates each recipient.
@@ -172,14 +189,13 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 campaign=self.campaign,
                 account_id=self.account_id or self.hook.settings.account_id,
                 limits=self.message_limits,
+                only=only,
             )
-            ledger = self._ledger()
-            assert ledger is not None
             accounts = self._account_pool(ledger, self.account_ids, self.warmup)
             sequence = SequenceRun(
                 campaign=self.campaign,
                 steps=self.steps,
-                store=SequenceStore(ledger),
+                store=store,
                 sender=None if self.is_dry_run else self._sender(ledger, accounts=accounts),
                 build=self._build,
                 render=render,
@@ -194,7 +210,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 render_note=self._note_renderer(context),
             )
             try:
-                result = sequence.execute(items, dry_run=self.is_dry_run)
+                result = sequence.execute(items, dry_run=self.is_dry_run, present=present, known=known)
             except WaitRequired as wait:
                 self._pause(wait, deferred_since)
         except ConnectSafelyError as exc:

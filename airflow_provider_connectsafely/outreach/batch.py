@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +68,7 @@ def prepare_items(
     account_id: str | None = None,
     limits: Any = None,
     endpoint: str = "messaging",
+    only: Iterable[int] | None = None,
 ) -> list[BatchItem]:
     """Render and validate every row before anything is sent: an invalid row becomes an
     item with its error (reported as failed), never a reason to stop the batch.
@@ -80,12 +81,15 @@ def prepare_items(
     :param account_id: the LinkedIn account to send from (None: the API's default).
     :param limits: length limits for the request model.
     :param endpoint: the send endpoint, ``messaging`` or ``conversations``.
+    :param only: the positions of the rows to prepare, in order (the others are left out);
+        None: every row. Items keep their position in ``rows``.
     """
     from airflow_provider_connectsafely.api.conversation_send import build_send_request
     from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
 
     items = []
-    for index, row in enumerate(rows):
+    for index in range(len(rows)) if only is None else only:
+        row = rows[index]
         data = {"recipient_profile_id": row} if isinstance(row, str) else row
         item = BatchItem(index, describe_recipient(data))
         items.append(item)
@@ -119,6 +123,25 @@ def prepare_items(
         item.data = data
         item.key = f"campaign:{campaign}:{item.identity}"
     return items
+
+
+def row_identity(row: Any) -> str | None:
+    """The identity :func:`prepare_items` would give a row (the rule of
+    :func:`~airflow_provider_connectsafely.outreach.delivery.recipient_identity`, profile URLs
+    reduced to their ID), without rendering anything; None when its recipient is invalid."""
+    from airflow_provider_connectsafely.api.models import check_recipient
+    from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
+
+    data = {"recipient_profile_id": row} if isinstance(row, str) else row
+    if not isinstance(data, dict):
+        return None
+    try:
+        profile_id, profile_urn = check_recipient(
+            data.get("recipient_profile_id") or data.get("profile_url"), data.get("recipient_profile_urn")
+        )
+    except ConnectSafelyValidationError:
+        return None
+    return (profile_id or "").lower() or profile_urn or None
 
 
 def describe_recipient(data: Any) -> str:

@@ -57,36 +57,84 @@ class ReplyCheck:
     log: Any
     refused: Callable[[str, str], None] | None = None
 
-    def run(self, live: list[Enrollment]) -> None:
+    def run(self, live: list[Enrollment]) -> list[Enrollment]:
         """Mark those who replied since their first step; one account-wide listing per
-        account (from a watermark), per-conversation reads only where it fails."""
+        account (from a watermark), per-conversation reads only where it fails. Return those
+        marked."""
         watched = [e for e in live if e.step >= 1 and e.first_sent_at is not None]
         by_account: dict[str, list[Enrollment]] = {}
         for enrollment in watched:
             by_account.setdefault(enrollment.account, []).append(enrollment)
+        marked: list[Enrollment] = []
         for account, group in by_account.items():
-            api_account = None if account == DEFAULT_ACCOUNT else account
             earliest = min(e.first_sent_at for e in group if e.first_sent_at)
-            since = max(earliest, (self.store.watermark(self.campaign, account) or earliest) - REPLY_OVERLAP)
-            checked_at = self.now()
-            try:
-                found = self._read(group, since, api_account)
-            except ConnectSafelyError as exc:
-                if not exc.stops_batch or self.refused is None:
-                    raise
-                self.refused(account, f"{type(exc).__name__}: {exc.message}")
-                continue
-            self._match(group, found)
-            self.store.set_watermark(self.campaign, account, checked_at)
 
-    def _read(self, group: list[Enrollment], since: datetime, account_id: str | None) -> list[dict[str, Any]]:
+            def everyone(group: list[Enrollment] = group) -> list[Enrollment]:
+                return group
+
+            def named(_found: list[dict[str, Any]], group: list[Enrollment] = group) -> list[Enrollment]:
+                return group
+
+            marked.extend(self._account(account, earliest, everyone, named))
+        return marked
+
+    def run_stored(self) -> list[Enrollment]:
+        """:meth:`run` for every live enrolment of the campaign, read from the ledger as
+        needed: the listing's start per account from one aggregate query, and only the
+        enrolments a reply found names (by conversation or sender). Return those marked."""
+        marked: list[Enrollment] = []
+        for account, earliest in self.store.reply_starts(self.campaign):
+
+            def everyone(account: str = account) -> list[Enrollment]:
+                return self.store.watched(self.campaign, account)
+
+            def named(found: list[dict[str, Any]], account: str = account) -> list[Enrollment]:
+                if not found:
+                    return []
+                return self.store.watched(
+                    self.campaign,
+                    account,
+                    conversations={str(r.get("conversationUrn")) for r in found if r.get("conversationUrn")},
+                    recipients={
+                        str(r.get("senderProfileId")).lower() for r in found if r.get("senderProfileId")
+                    },
+                )
+
+            marked.extend(self._account(account, earliest, everyone, named))
+        return marked
+
+    def _account(
+        self,
+        account: str,
+        earliest: datetime,
+        everyone: Callable[[], list[Enrollment]],
+        named: Callable[[list[dict[str, Any]]], list[Enrollment]],
+    ) -> list[Enrollment]:
+        """Read and match one account's replies; advance its watermark."""
+        api_account = None if account == DEFAULT_ACCOUNT else account
+        since = max(earliest, (self.store.watermark(self.campaign, account) or earliest) - REPLY_OVERLAP)
+        checked_at = self.now()
+        try:
+            found = self._read(everyone, since, api_account)
+        except ConnectSafelyError as exc:
+            if not exc.stops_batch or self.refused is None:
+                raise
+            self.refused(account, f"{type(exc).__name__}: {exc.message}")
+            return []
+        marked = self._match(named(found), found)
+        self.store.set_watermark(self.campaign, account, checked_at)
+        return marked
+
+    def _read(
+        self, group: Callable[[], list[Enrollment]], since: datetime, account_id: str | None
+    ) -> list[dict[str, Any]]:
         try:
             return self.replies.recent(since, account_id)
         except ConnectSafelyError as exc:
             if exc.stops_batch:
                 raise
             self.log.warning("Reading recent messages failed (%s); reading each due conversation", exc)
-            return self._per_conversation(group, account_id)
+            return self._per_conversation(group(), account_id)
 
     def _per_conversation(self, group: list[Enrollment], account_id: str | None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -99,7 +147,8 @@ class ReplyCheck:
                 )
         return found
 
-    def _match(self, group: list[Enrollment], found: list[dict[str, Any]]) -> None:
+    def _match(self, group: list[Enrollment], found: list[dict[str, Any]]) -> list[Enrollment]:
+        marked: list[Enrollment] = []
         by_conversation = {e.conversation_urn: e for e in group if e.conversation_urn}
         by_person = {e.recipient: e for e in group}
         for reply in sorted(found, key=lambda r: str(r.get("sentAt") or "")):
@@ -111,10 +160,12 @@ class ReplyCheck:
             when = _parse_time(reply.get("sentAt"))
             if when is None or enrollment.first_sent_at is None or when <= enrollment.first_sent_at:
                 continue
-            self.store.mark_replied(enrollment, when, str(reply.get("text") or ""))
+            if self.store.mark_replied(enrollment, when, str(reply.get("text") or "")):
+                marked.append(enrollment)
             self.log.info(
                 "Recipient %s replied at %s: the sequence stops for them", enrollment.recipient, when
             )
+        return marked
 
 
 def _parse_time(value: Any) -> datetime | None:

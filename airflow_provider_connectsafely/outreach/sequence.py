@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.clock import Clock
@@ -26,6 +26,7 @@ from airflow_provider_connectsafely.outreach.reply_check import ReplyCheck, Repl
 
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.api.models import MessageRequest
+    from airflow_provider_connectsafely.ledger.records import LedgerEntry
     from airflow_provider_connectsafely.ledger.sequences import Enrollment, SequenceStore
     from airflow_provider_connectsafely.outreach.accounts import AccountPool
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender
@@ -39,6 +40,7 @@ WAITING = "waiting"
 REPLIED = "replied"
 
 RunIds = tuple[str, str, str, int]
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass
@@ -89,6 +91,9 @@ class SequenceRun:
     render_note: Callable[[SequenceStep, dict[str, Any], int], str | None] | None = None
     #: Why this run stopped sending (every account out of rotation, or the only one refused).
     stopped: str | None = field(default=None, init=False)
+    #: The due steps' ledger rows, read in bulk before sending (see :meth:`_prefetch`).
+    _bulk_keys: set[str] = field(default_factory=set, init=False, repr=False)
+    _bulk_rows: dict[str, LedgerEntry] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.on_removed not in ON_REMOVED:
@@ -97,10 +102,22 @@ class SequenceRun:
             raise ValueError("a sequence with a connect step needs invitations=")
         self._now: Clock = self.clock or self.store.ledger.clock
 
-    def execute(self, items: list[BatchItem], *, dry_run: bool = False) -> dict[str, Any]:
-        """Enrol, check replies, send what is due; return the summary and per-recipient outcomes.
+    def execute(
+        self,
+        items: list[BatchItem],
+        *,
+        dry_run: bool = False,
+        present: set[str] | None = None,
+        known: set[str] | None = None,
+    ) -> dict[str, Any]:
+        """Enrol, check replies, send what is due; return the summary and the outcomes of
+        the people this run acted on or has something to say about.
 
-        :param items: this run's recipients, rendered with step 1 and validated.
+        :param items: this run's recipients, rendered with step 1 and validated (the operator
+            leaves out the rows of people already enrolled: see ``present``).
+        :param present: the identities of this run's recipients that are not in ``items``
+            (for ``on_removed="stop"``).
+        :param known: who is enrolled already, when the caller has read it.
         :raises WaitRequired: a cap or the API's rate limit: run again after the reset.
         :raises WindowClosed: once every other due step is sent, for the due steps of
             recipients outside their sending window.
@@ -111,27 +128,38 @@ class SequenceRun:
         people = {self._identity(i): i for i in items if i.request is not None}
         if dry_run:
             return self._dry_run(people, invalid_items)
-        enrolled = self.store.enroll(self.campaign, self._newcomers(people))
-        everyone = self.store.enrollments(self.campaign)
-        live = self._reconcile(everyone, set(people))
+        enrolled = self.store.enroll(self.campaign, self._newcomers(people, known))
+        self.store.reconcile(self.campaign, len(self.steps))
+        removed: list[str] = []
+        if self.on_removed == "stop":
+            removed = self.store.remove_absent(
+                self.campaign, set(people) | (present or set()), "left the recipients (on_removed='stop')"
+            )
+        replied: list[Enrollment] = []
         if self.replies is not None:
             check = ReplyCheck(
                 self.campaign, self.store, self.replies, self._now, self.due_step, self.log, self._refused
             )
-            check.run(live)
-        live = [e for e in live if e.state in (state.ACTIVE, state.UNKNOWN)]
-        this_run = self._send_due(live)
+            replied = check.run_stored()
+        counts = self.store.counts(self.campaign)
+        live = sum(counts.get(name, 0) for name in state.LIVE)
+        due = self.store.due(self.campaign, [step.wait for step in self.steps], self._now())
+        this_run = self._send_due(due)
         for outcome in invalid_items:
             self.log.warning("Recipient %s: not enrolled: %s", outcome.recipient, outcome.reason)
-        return self._report(everyone, enrolled, this_run, invalid_items)
+        news = [*this_run, *(e.recipient for e in replied), *removed]
+        return self._report(enrolled, news, this_run, invalid_items, live - len(this_run))
 
-    def _newcomers(self, people: dict[str, BatchItem]) -> list[tuple[str, str, dict[str, Any]]]:
+    def _newcomers(
+        self, people: dict[str, BatchItem], known: set[str] | None = None
+    ) -> list[tuple[str, str, dict[str, Any]]]:
         """``(recipient, account, data)`` of those not enrolled yet; with several accounts,
         each is given one (see :meth:`AccountPool.assign`)."""
-        if self.accounts is None:
-            return [(who, _account(i.request), _data(i)) for who, i in people.items()]
-        known = {e.recipient for e in self.store.enrollments(self.campaign)}
+        if known is None:
+            known = self.store.recipients(self.campaign) if people else set()
         fresh = {who: item for who, item in people.items() if who not in known}
+        if self.accounts is None:
+            return [(who, _account(i.request), _data(i)) for who, i in fresh.items()]
         self.accounts.remember(fresh)
         return [(who, self.accounts.assign(who), _data(item)) for who, item in fresh.items()]
 
@@ -147,30 +175,11 @@ class SequenceRun:
         due = (base or self._now()) + self.steps[enrollment.step].wait
         return enrollment.step if self._now() >= due else None
 
-    def _reconcile(self, everyone: list[Enrollment], present: set[str]) -> list[Enrollment]:
-        """Finish or reopen after the steps changed; stop the removed when asked to."""
-        live = []
-        for enrollment in everyone:
-            if enrollment.state not in (state.ACTIVE, state.FINISHED, state.UNKNOWN):
-                continue
-            more = enrollment.step < len(self.steps)
-            if enrollment.state == state.FINISHED and more:
-                self.store.set_state(enrollment, state.ACTIVE)  # a step was added
-            elif enrollment.state == state.ACTIVE and not more:
-                self.store.set_state(enrollment, state.FINISHED)
-                continue
-            if enrollment.state == state.FINISHED:
-                continue
-            if self.on_removed == "stop" and enrollment.recipient not in present:
-                self.store.set_state(
-                    enrollment, state.REMOVED, error="left the recipients (on_removed='stop')"
-                )
-                continue
-            live.append(enrollment)
-        return live
-
     def _send_due(self, live: list[Enrollment]) -> dict[str, dict[str, Any]]:
+        """Send each due step of ``live``; return this run's outcome per recipient acted on
+        (those not due yet are left out)."""
         assert self.sender is not None
+        self._prefetch(live)
         done: dict[str, dict[str, Any]] = {}
         held: list[str] = []  # the time zone of each due step outside its window
         capped: list[WaitRequired] = []  # an account's cap reached: its people wait
@@ -178,7 +187,6 @@ class SequenceRun:
         for enrollment in live:
             index = self.due_step(enrollment)
             if index is None:
-                done[enrollment.recipient] = {"status": WAITING}
                 continue
             if self._held(enrollment, index, held, done):
                 continue
@@ -220,6 +228,20 @@ class SequenceRun:
         if waits:
             raise min(waits, key=lambda wait: wait.reset_at)
         return done
+
+    def _prefetch(self, live: list[Enrollment]) -> None:
+        """Read the ledger rows of the due message steps' keys in bulk (as the batch does),
+        so each send saves its own lookup."""
+        keys = []
+        for enrollment in live:
+            index = self.due_step(enrollment)
+            if index is not None and not self.steps[index].connects:
+                keys.append(self._key(enrollment, index))
+        self._bulk_keys = set(keys)
+        self._bulk_rows = self.store.ledger.get_many(keys) if keys else {}
+
+    def _key(self, enrollment: Enrollment, index: int) -> str:
+        return f"sequence:{self.campaign}:{index + 1}:{enrollment.recipient}"
 
     def _refused(self, account: str, reason: str) -> None:
         """``account`` answered 401/403: with several accounts it leaves the rotation for this
@@ -273,7 +295,7 @@ class SequenceRun:
     def _send_step(self, enrollment: Enrollment, index: int) -> Any:
         assert self.sender is not None
         step = self.steps[index]
-        key = f"sequence:{self.campaign}:{index + 1}:{enrollment.recipient}"
+        key = self._key(enrollment, index)
         if step.connects:
             assert self.invitations is not None
             note = self.render_note(step, enrollment.data, index + 1) if self.render_note else None
@@ -286,7 +308,12 @@ class SequenceRun:
         request = self.build(enrollment, message, subject)
         dag_id, task_id, run_id, map_index = self.run or (None, None, None, None)
         spec = NewSend(key, enrollment.account, request.recipient, dag_id, task_id, run_id, map_index)
-        return self._record(enrollment, index, key, self.sender.send(request, spec))
+        if key in self._bulk_keys:
+            self._bulk_keys.discard(key)  # read once: a second try reads it again
+            outcome = self.sender.send(request, spec, self._bulk_rows.get(key))
+        else:
+            outcome = self.sender.send(request, spec)
+        return self._record(enrollment, index, key, outcome)
 
     def _until_accepted(self, enrollment: Enrollment, index: int) -> Outcome | None:
         """A message right after a connect step waits until the invitation is accepted (one
@@ -338,15 +365,19 @@ class SequenceRun:
 
     def _report(
         self,
-        before: list[Enrollment],
         enrolled: list[str],
+        news: list[str],
         this_run: dict[str, dict[str, Any]],
         invalid_items: list[Any],
+        not_due: int,
     ) -> dict[str, Any]:
-        after = {e.recipient: e for e in self.store.enrollments(self.campaign)}
+        """The summary (counts over the whole campaign) and the outcomes of ``news``: the
+        people acted on this run (a step sent, failed, unknown, skipped or held with a reason,
+        a reply found, removed), then the invalid rows."""
+        after = self.store.get_many(self.campaign, news)
         outcomes = []
-        for recipient, enrollment in after.items():
-            item = {**enrollment.to_dict(), **this_run.get(recipient, {})}
+        for enrollment in sorted(after.values(), key=lambda e: (e.enrolled_at or _EPOCH, e.recipient)):
+            item = {**enrollment.to_dict(), **this_run.get(enrollment.recipient, {})}
             item.setdefault("status", enrollment.state if enrollment.state != state.ACTIVE else WAITING)
             if enrollment.state == state.REPLIED:
                 item["status"] = REPLIED
@@ -356,18 +387,18 @@ class SequenceRun:
         for item in this_run.values():
             if item["status"] == status.SENT:
                 sent_per_step[str(item["step"])] = sent_per_step.get(str(item["step"]), 0) + 1
-        states = [e.state for e in after.values()]
+        counts = self.store.counts(self.campaign)
         summary = {
             "campaign": self.campaign,
             "enrolled": len(enrolled),
-            "total": len(after),
+            "total": sum(counts.values()),
             "sent": sum(sent_per_step.values()),
             "sent_per_step": sent_per_step,
-            "replied": states.count(state.REPLIED),
-            "finished": states.count(state.FINISHED),
-            "waiting": sum(1 for item in this_run.values() if item["status"] == WAITING),
-            "failed": states.count(state.FAILED) + len(invalid_items),
-            "unknown": states.count(state.UNKNOWN),
+            "replied": counts.get(state.REPLIED, 0),
+            "finished": counts.get(state.FINISHED, 0),
+            "waiting": not_due + sum(1 for item in this_run.values() if item["status"] == WAITING),
+            "failed": counts.get(state.FAILED, 0) + len(invalid_items),
+            "unknown": counts.get(state.UNKNOWN, 0),
         }
         shown = ("enrolled", "sent", "replied", "finished", "waiting", "failed", "unknown")
         self.log.info(

@@ -120,3 +120,31 @@ def test_unknown_after_skip_policy_is_not_this_runs_failure(store):
     batch = items("ann")
     later = skip.send_all(batch, store.get_many(i.key for i in batch))
     assert later[0].status == "unknown" and not skip.counts_as_failure(later[0])
+
+
+def test_row_identity_is_the_identity_prepare_items_gives_without_rendering():
+    from airflow_provider_connectsafely.outreach.batch import row_identity
+
+    rows = [
+        "Ann-Lee",
+        {"profile_url": "https://www.linkedin.com/in/Bob-Ray-12/?trk=x"},
+        {"recipient_profile_urn": "urn:li:fsd_profile:ACoAAB"},
+        {"recipient_profile_id": "  cy  ", "profile_url": "https://www.linkedin.com/in/other/"},
+    ]
+    items = prepare_items(rows, lambda r: ("Hi", None), campaign="c")
+    assert [row_identity(r) for r in rows] == [i.identity for i in items]
+    assert [row_identity(r) for r in rows] == ["ann-lee", "bob-ray-12", "urn:li:fsd_profile:ACoAAB", "cy"]
+    # Rows whose recipient is invalid have none: they go through prepare_items (reported invalid).
+    bad = [
+        {"profile_url": "https://example.com/x"},
+        {"first": "no recipient"},
+        42,
+        {"recipient_profile_id": 7},
+    ]
+    assert [row_identity(r) for r in bad] == [None, None, None, None]
+
+
+def test_prepare_items_can_prepare_only_some_rows_keeping_their_positions():
+    rows = [{"recipient_profile_id": n} for n in ("ann", "bob", "cy")]
+    items = prepare_items(rows, lambda r: ("Hi", None), campaign="c", only=[2, 0])
+    assert [(i.index, i.identity) for i in items] == [(2, "cy"), (0, "ann")]

@@ -243,3 +243,61 @@ def test_a_crash_between_claim_and_send_is_never_sent_again_blindly(ledger, cloc
     by = {o["recipient"]: o for o in result["outcomes"]}
     assert by["ann"]["state"] == "unknown" and "still pending" in by["ann"]["error"]
     assert [who for who, _text in api.sent] == ["bob"]
+
+
+def test_a_run_reports_only_the_people_it_acted_on_and_counts_the_rest(ledger, clock):
+    api, replies = FakeApi(), FakeReplies()
+    sequence(ledger, api, replies).execute(people("ann", "bob", "cy"))
+    clock.now = START + timedelta(days=1)  # nothing due: no outcome of their own, all counted
+    quiet = sequence(ledger, api, replies).execute(people("ann", "bob", "cy"))
+    assert quiet["outcomes"] == []
+    assert quiet["summary"]["waiting"] == 3 and quiet["summary"]["total"] == 3
+    replies.add("cy", START + timedelta(days=2))
+    clock.now = START + timedelta(days=2, hours=1)
+    replied = sequence(ledger, api, replies).execute(people("ann", "bob", "cy"))
+    assert [(o["recipient"], o["status"]) for o in replied["outcomes"]] == [("cy", "replied")]
+    assert replied["summary"]["waiting"] == 2 and replied["summary"]["replied"] == 1
+    clock.now = START + timedelta(days=3, minutes=1)
+    due = sequence(ledger, api, replies).execute(people("ann", "bob", "cy"))
+    assert [(o["recipient"], o["status"], o["step"]) for o in due["outcomes"]] == [
+        ("ann", "sent", 2),
+        ("bob", "sent", 2),
+    ]  # cy replied in an earlier run: counted, not listed
+    assert due["summary"]["replied"] == 1 and due["summary"]["waiting"] == 0
+
+
+def test_present_names_the_enrolled_recipients_the_caller_did_not_render(ledger, clock):
+    api = FakeApi()
+    sequence(ledger, api).execute(people("ann", "bob"))
+    clock.now = START + timedelta(days=4)
+    # The operator renders only the rows of people not enrolled yet: ann's row is "present".
+    result = sequence(ledger, api, on_removed="stop").execute([], present={"ann"})
+    by = {o["recipient"]: o for o in result["outcomes"]}
+    assert by["bob"]["state"] == "removed" and by["ann"]["status"] == "sent"
+    assert ("urn:li:msg_conversation:ann", "Following up, Ann") in api.sent
+    assert ("urn:li:msg_conversation:bob", "Following up, Bob") not in api.sent
+
+
+def test_the_reply_listing_failing_falls_back_to_the_due_conversations(ledger, clock):
+    api = FakeApi()
+
+    class Failing(FakeReplies):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conversations: list[str] = []
+
+        def recent(self, since, account_id):
+            raise errors.ServiceUnavailableError(503, "listing down")
+
+        def in_conversation(self, urn, since, account_id):
+            self.conversations.append(urn)
+            return [r for r in self.replies if r["conversationUrn"] == urn]
+
+    replies = Failing()
+    sequence(ledger, api, replies).execute(people("ann", "bob"))
+    replies.add("bob", START + timedelta(days=2))
+    clock.now = START + timedelta(days=3, minutes=1)
+    result = sequence(ledger, api, replies).execute(people("ann", "bob"))
+    assert sorted(replies.conversations) == ["urn:li:msg_conversation:ann", "urn:li:msg_conversation:bob"]
+    by = {o["recipient"]: o for o in result["outcomes"]}
+    assert by["bob"]["status"] == "replied" and by["ann"]["status"] == "sent"
