@@ -114,7 +114,7 @@ PHASES = (
     ("outreach.sequence", "SequenceRun", "_newcomers"),
     ("ledger.sequences", "SequenceStore", "enroll"),
     ("ledger.sequences", "SequenceStore", "reconcile"),
-    ("outreach.reply_check", "ReplyCheck", "run_stored"),
+    ("outreach.reply_check", "ReplyCheck", "run"),
     ("ledger.sequences", "SequenceStore", "due"),
     ("outreach.sequence", "SequenceRun", "_send_due"),
     ("outreach.sequence", "SequenceRun", "_report"),

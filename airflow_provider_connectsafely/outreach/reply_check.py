@@ -57,31 +57,12 @@ class ReplyCheck:
     log: Any
     refused: Callable[[str, str], None] | None = None
 
-    def run(self, live: list[Enrollment]) -> list[Enrollment]:
-        """Mark those who replied since their first step; one account-wide listing per
-        account (from a watermark), per-conversation reads only where it fails. Return those
-        marked."""
-        watched = [e for e in live if e.step >= 1 and e.first_sent_at is not None]
-        by_account: dict[str, list[Enrollment]] = {}
-        for enrollment in watched:
-            by_account.setdefault(enrollment.account, []).append(enrollment)
-        marked: list[Enrollment] = []
-        for account, group in by_account.items():
-            earliest = min(e.first_sent_at for e in group if e.first_sent_at)
-
-            def everyone(group: list[Enrollment] = group) -> list[Enrollment]:
-                return group
-
-            def named(_found: list[dict[str, Any]], group: list[Enrollment] = group) -> list[Enrollment]:
-                return group
-
-            marked.extend(self._account(account, earliest, everyone, named))
-        return marked
-
-    def run_stored(self) -> list[Enrollment]:
-        """:meth:`run` for every live enrolment of the campaign, read from the ledger as
-        needed: the listing's start per account from one aggregate query, and only the
-        enrolments a reply found names (by conversation or sender). Return those marked."""
+    def run(self) -> list[Enrollment]:
+        """Mark those who replied since their first step, for every live enrolment of the
+        campaign: one account-wide listing per account (from a watermark; per-conversation
+        reads only where it fails), the listing's start per account from one aggregate query,
+        and only the enrolments a reply names (by conversation or sender) read from the ledger.
+        Return those marked."""
         marked: list[Enrollment] = []
         for account, earliest in self.store.reply_starts(self.campaign):
 

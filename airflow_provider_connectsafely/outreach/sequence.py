@@ -140,7 +140,7 @@ class SequenceRun:
             check = ReplyCheck(
                 self.campaign, self.store, self.replies, self._now, self.due_step, self.log, self._refused
             )
-            replied = check.run_stored()
+            replied = check.run()
         counts = self.store.counts(self.campaign)
         live = sum(counts.get(name, 0) for name in state.LIVE)
         due = self.store.due(self.campaign, [step.wait for step in self.steps], self._now())
