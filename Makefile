@@ -99,6 +99,14 @@ test: lint typecheck docs postgres-deps browser-deps
 	$(BIN)/python -m pytest tests/unit -q --travel-to=$(TRAVEL_TO) $(PYTEST_ARGS)
 	$(MAKE) smoke
 
+# The docs' screenshot of the ledger page, taken by its browser test from the page with the
+# test's data: every run of the test writes test-artifacts/ui/ledger-page.png; this target also
+# copies it to docs/images/ledger-page.png (CONNECTSAFELY_UPDATE_SCREENSHOTS=1), so `make test`
+# leaves the tree clean. CI=true: a missing Chromium fails here rather than skipping.
+.PHONY: screenshots
+screenshots: install browser-deps
+	CI=true CONNECTSAFELY_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/e2e/test_ledger_page.py -q $(PYTEST_ARGS)
+
 # The fast suite: tests/unit mirrors the package; no Airflow metadata DB, no root, loopback only.
 test-unit: install
 	$(BIN)/python -m pytest tests/unit -m "not postgres" $(PYTEST_ARGS)

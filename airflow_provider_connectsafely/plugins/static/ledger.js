@@ -18,6 +18,57 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// The Airflow UI shows this page in a sandboxed frame (no allow-top-navigation), where a link
+// cannot move the UI itself (target="_top" is refused). The frame is same-origin with the UI,
+// so a click moves the UI's own router instead: push the address onto the UI's history and
+// tell its router, as Back and Forward do (a popstate event). The link keeps its href, so
+// "open in new tab" and a middle or modified click work as usual; unframed, or when the UI
+// cannot be reached, the click is an ordinary one.
+function uiWindow() {
+  try {
+    const ui = window.parent;
+    if (!ui || ui === window || ui.location.origin !== window.location.origin) return null;
+    return ui;
+  } catch {
+    return null; // another origin: the UI cannot be reached
+  }
+}
+
+function openInUi(event) {
+  const modified = event.metaKey || event.ctrlKey || event.shiftKey || event.altKey;
+  if (event.defaultPrevented || event.button !== 0 || modified) return;
+  const ui = uiWindow();
+  if (!ui) return;
+  const url = new URL(event.currentTarget.href, window.location.href);
+  if (url.origin !== ui.location.origin) return;
+  event.preventDefault();
+  const before = ui.history.state;
+  // The entry as the router writes its own (an index one past the current one), so Back and
+  // Forward keep working.
+  const idx = (before && Number.isInteger(before.idx) ? before.idx : 0) + 1;
+  const entry = { usr: null, key: Math.random().toString(36).slice(2, 10), idx };
+  ui.history.pushState(entry, "", `${url.pathname}${url.search}${url.hash}`);
+  ui.dispatchEvent(new ui.PopStateEvent("popstate", { state: entry }));
+}
+
+// Light or dark as the Airflow UI shows it: the UI marks its <html> with the class "dark" or
+// "light" (its own setting, or the system's). Unframed, ledger.css follows the system
+// (prefers-color-scheme).
+function followUiTheme() {
+  const ui = uiWindow();
+  if (!ui) return;
+  const uiRoot = ui.document.documentElement;
+  const apply = () => {
+    const theme = ["dark", "light"].find((name) => uiRoot.classList.contains(name));
+    if (theme) document.documentElement.dataset.theme = theme;
+    else delete document.documentElement.dataset.theme;
+  };
+  apply();
+  const watch = new MutationObserver(apply);
+  watch.observe(uiRoot, { attributes: true, attributeFilter: ["class"] });
+  window.addEventListener("pagehide", () => watch.disconnect());
+}
+
 async function getJson(path) {
   const answer = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
   const body = await answer.json().catch(() => ({}));
@@ -130,6 +181,7 @@ function renderSends(answer) {
     if (row.task_instance_url) {
       task = el("a", { href: row.task_instance_url, target: "_top", text: `${row.dag_id} / ${row.task_id}` });
       task.title = `run ${row.run_id}`;
+      task.addEventListener("click", openInUi);
     }
     const note = row.settle_note ? `settled by ${row.settled_by || "?"}: ${row.settle_note}` : row.error || "";
     const action = el("td");
@@ -208,6 +260,8 @@ async function confirmSettle(event) {
   $("settle-dialog").close();
   await loadAll();
 }
+
+followUiTheme();
 
 document.addEventListener("DOMContentLoaded", () => {
   $("filters").addEventListener("submit", (event) => {
