@@ -41,6 +41,7 @@ from benchmarks.harness import (
     benchmark_main,
     child_env,
     proc_status_mib,
+    reset_peak_rss,
 )
 
 NAME = "dry_run_memory"
@@ -174,14 +175,6 @@ def _recipients(n: int) -> list[dict[str, str]]:
     ]
 
 
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-    except OSError:
-        return False
-    return True
-
-
 def _child(args: argparse.Namespace) -> None:
     warm = _operator(_recipients(10)).execute(_context("warm_up"))
     assert warm["summary"]["would_send"] == 10, warm["summary"]
@@ -191,7 +184,7 @@ def _child(args: argparse.Namespace) -> None:
     operator = _operator(recipients)
     gc.collect()
     input_rss = proc_status_mib("VmRSS")["VmRSS"]
-    reset = _reset_peak()
+    reset = reset_peak_rss()
     cpu = time.process_time()
     start = time.perf_counter()
     result = operator.execute(_context("dry_run"))

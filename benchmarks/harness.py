@@ -356,6 +356,16 @@ def proc_status_mib(*fields: str) -> dict[str, float]:
     return values
 
 
+def reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (``VmHWM``) to its current RSS; False where Linux does
+    not allow it (then the peak includes what came before)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def run_child_json(args: list[str], env: dict[str, str], timeout: float) -> dict:
     """Run ``python -m <args>`` whose last stdout line is JSON; return it.
 

@@ -73,6 +73,7 @@ from benchmarks.harness import (
     private_postgres,
     proc_status_mib,
     python_server,
+    reset_peak_rss,
 )
 
 NAME = "sequence_scale"
@@ -788,14 +789,6 @@ def _operator(recipients: list[dict[str, str]], epoch: float) -> Any:
     )
 
 
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-    except OSError:
-        return False
-    return True
-
-
 def _measure(args: argparse.Namespace) -> None:
     if args.backend == "sqlite":
         shutil.copyfile(args.template, args.work)
@@ -816,7 +809,7 @@ def _measure(args: argparse.Namespace) -> None:
     before = emulator_call(args.emulator, "GET", "/_emulator/counts")
     gc.collect()
     input_rss = proc_status_mib("VmRSS")["VmRSS"]
-    reset = _reset_peak()
+    reset = reset_peak_rss()
     statements.clear()
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
     profiler = cProfile.Profile() if profile_dir else None
