@@ -55,10 +55,10 @@ def url(request, tmp_path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-def load_0_1(url: str) -> None:
-    """Write the ledger that release 0.1 left behind (its own DDL and rows)."""
+def load_0_1(url: str, release: str = "0_1") -> None:
+    """Write the ledger that release 0.1 (or ``release``) left behind (its own DDL and rows)."""
     dialect = make_url(url).get_backend_name()
-    script = (FIXTURES / f"ledger_0_1.{dialect}.sql").read_text(encoding="utf-8")
+    script = (FIXTURES / f"ledger_{release}.{dialect}.sql").read_text(encoding="utf-8")
     engine = create_engine(url)
     raw = engine.raw_connection()
     try:
@@ -570,3 +570,80 @@ def test_upgrade_refuses_a_newer_ledger(url):
     execute(url, f"UPDATE {VERSION_TABLE} SET version_num = '9999'")
     code, _, err = cli("upgrade", "--url", url)
     assert code == 2 and "9999" in err and err.count("\n") == 1
+
+
+# -- a ledger written by the previous release (0.2.0, schema 0005) ------------------------------
+
+# Its tables and columns (tests/fixtures/ledger_0_2.*.sql, made by make_ledger_0_2.py): what a
+# newer schema must keep as it was.
+RELEASE_0_2_COLUMNS = {
+    "connectsafely_sends": OLD_COLUMNS + ", " + ", ".join(NEW_COLUMNS) + ", kind, campaign",
+    "connectsafely_send_counts": "day, account, campaign, kind, state, sends",
+    "connectsafely_enrollments": (
+        "campaign, recipient, account, state, step, data, conversation_urn, enrolled_at, first_sent_at, "
+        "last_sent_at, replied_at, reply_text, error, updated_at, checked_at"
+    ),
+    "connectsafely_reply_watermarks": "campaign, account, checked_until",
+    "connectsafely_caps": "account, kind, window_start, cap, updated_at",
+    "connectsafely_trigger_state": "key, state, version, updated_at",
+}
+
+
+def release_0_2_rows(url: str) -> dict[str, list[tuple]]:
+    return {
+        table: sorted(query(url, f"SELECT {columns} FROM {table}"), key=repr)
+        for table, columns in RELEASE_0_2_COLUMNS.items()
+    }
+
+
+def test_a_0_2_ledger_upgrades_in_place_with_nothing_lost(url):
+    from airflow_provider_connectsafely.ledger.sequences import SequenceStore
+    from airflow_provider_connectsafely.ledger.trigger_state import TriggerStateStore
+
+    load_0_1(url, "0_2")
+    before = release_0_2_rows(url)
+    assert {table: len(rows) for table, rows in before.items() if table != "connectsafely_send_counts"} == {
+        "connectsafely_sends": 11,
+        "connectsafely_enrollments": 3,
+        "connectsafely_reply_watermarks": 1,
+        "connectsafely_caps": 2,
+        "connectsafely_trigger_state": 1,
+    }
+    ledger = open_ledger(url)
+    assert ledger.schema_version() == "0005"
+
+    ledger.ensure_schema()
+
+    assert ledger.schema_version() == HEAD
+    assert release_0_2_rows(url) == before
+    assert schema_differences(url) == []
+    # The database still keeps the counts equal to the rows they count.
+    assert query(
+        url,
+        "SELECT day, account, campaign, kind, state, sends FROM connectsafely_send_counts WHERE sends > 0 "
+        "ORDER BY 1, 2, 3, 4, 5",
+    ) == query(
+        url,
+        "SELECT substr(CAST(updated_at AS TEXT), 1, 10), account, coalesce(campaign, ''), kind, state, "
+        "count(*) FROM connectsafely_sends GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
+    )
+    # Sent and waiting sends still block a second claim; a final failure is not retried.
+    for key in ("campaign:winter:ACoAAC1", "campaign:winter:ACoAAC0", "sequence:connect_first:1:ACoAAD2"):
+        claim = ledger.claim(NewSend(key, "sales@example.com", key.rsplit(":", 1)[1]))
+        assert not claim.claimed, key
+    assert not ledger.claim(NewSend("campaign:winter:ACoAAC2", "sales@example.com", "ACoAAC2")).claimed
+    states = {e.recipient: (e.state, e.step) for e in SequenceStore(ledger).enrollments("connect_first")}
+    assert states == {"ACoAAD0": ("finished", 2), "ACoAAD1": ("replied", 1), "ACoAAD2": ("active", 1)}
+    stored = TriggerStateStore(ledger).load("replies:connectsafely_default:sales@example.com")
+    assert stored is not None and stored.version == 1
+    ledger.close()
+
+
+def test_the_printed_sql_brings_a_0_2_ledger_to_the_schema_a_task_would(url):
+    load_0_1(url, "0_2")
+    before = release_0_2_rows(url)
+    _, script, _ = cli("upgrade", "--sql", "--url", url)
+    run_script(url, script)
+    assert query(url, f"SELECT version_num FROM {VERSION_TABLE}") == [(HEAD,)]
+    assert schema_differences(url) == []
+    assert release_0_2_rows(url) == before
