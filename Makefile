@@ -148,31 +148,33 @@ test-floor:
 TEST_PYTHONS ?= 3.10 3.13
 PYENV_ROOT ?= $(HOME)/.pyenv
 .PHONY: test-python
+# Both Pythons at once (one core each; unit tests only): about half the time of one after
+# the other. Each one's output is printed whole when it ends (--output-sync).
 test-python:
-	@failed=
-	for version in $(TEST_PYTHONS); do
-		python=
-		for candidate in $$(ls -d $(PYENV_ROOT)/versions/$$version.*/bin/python$$version 2>/dev/null | sort -V -r) \
-				$$(command -v python$$version || true); do
-			if "$$candidate" -c "import sys; assert sys.version_info[:2] == ($${version/./, })" 2>/dev/null; then
-				python=$$candidate; break
-			fi
-		done
-		if [ -z "$$python" ]; then
-			message="Python $$version not found (python$$version in $(PYENV_ROOT)/versions or on PATH): its unit tests are SKIPPED"
-			if [ "$${CI:-}" = true ]; then
-				printf '\n%s\n!!! %s\n%s\n\n' "$$(printf '!%.0s' {1..100})" "$$message" "$$(printf '!%.0s' {1..100})"
-			else
-				echo "$$message"
-			fi
-			continue
+	$(MAKE) --no-print-directory -k -j2 --output-sync=target $(addprefix test-python-,$(TEST_PYTHONS))
+
+test-python-%:
+	@version=$*
+	python=
+	for candidate in $$(ls -d $(PYENV_ROOT)/versions/$$version.*/bin/python$$version 2>/dev/null | sort -V -r) \
+			$$(command -v python$$version || true); do
+		if "$$candidate" -c "import sys; assert sys.version_info[:2] == ($${version/./, })" 2>/dev/null; then
+			python=$$candidate; break
 		fi
-		echo "== Python $$version ($$python): tests/unit -m 'not postgres' in .venv-py$$version"
-		$(MAKE) --no-print-directory install PYTHON=$$python VENV=.venv-py$$version
-		.venv-py$$version/bin/python -m pytest tests/unit -m "not postgres" -q $(PYTEST_ARGS) \
-			|| failed="$${failed:-} $$version"
 	done
-	if [ -n "$${failed:-}" ]; then echo "test-python: the unit tests failed on Python$$failed"; exit 1; fi
+	if [ -z "$$python" ]; then
+		message="Python $$version not found (python$$version in $(PYENV_ROOT)/versions or on PATH): its unit tests are SKIPPED"
+		if [ "$${CI:-}" = true ]; then
+			printf '\n%s\n!!! %s\n%s\n\n' "$$(printf '!%.0s' {1..100})" "$$message" "$$(printf '!%.0s' {1..100})"
+		else
+			echo "$$message"
+		fi
+		exit 0
+	fi
+	echo "== Python $$version ($$python): tests/unit -m 'not postgres' in .venv-py$$version"
+	$(MAKE) --no-print-directory install PYTHON=$$python VENV=.venv-py$$version
+	.venv-py$$version/bin/python -m pytest tests/unit -m "not postgres" -q -p no:cacheprovider $(PYTEST_ARGS) \
+		|| { echo "test-python: the unit tests failed on Python $$version"; exit 1; }
 
 demo: install
 	@rm -rf $(DEMO_HOME); mkdir -p $(DEMO_HOME)
