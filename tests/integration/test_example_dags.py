@@ -103,3 +103,34 @@ def test_approved_send_sends_what_the_dry_run_previewed(connection, airflow_db):
     messages = {m["recipientProfileId"]: m["message"] for m in connection.messages()}
     shown = campaign_preview(preview, messages=5)
     assert len(messages) == 5 and all(f"```text\n{text}\n```" in shown for text in messages.values())
+
+
+def crm_rows() -> dict[str, dict]:
+    from example_crm import connect
+
+    with connect() as db:
+        rows = db.execute("SELECT first_name, last_outcome, last_contacted_at, replied_at FROM contacts")
+        return {row["first_name"]: dict(row) for row in rows}
+
+
+def test_campaign_outcomes_are_written_back_to_the_crm(connection, airflow_db):
+    from example_crm import crm_path
+
+    crm_path().unlink(missing_ok=True)
+    assert str(load_dag("connectsafely_crm_load").test().state) == "success"
+    assert str(load_dag("connectsafely_crm_outreach").test().state) == "success"
+    assert str(load_dag("connectsafely_crm_write_back").test().state) == "success"
+    rows = crm_rows()
+    assert {name: row["last_outcome"] for name, row in rows.items()} == dict.fromkeys(rows, "sent")
+    assert all(row["last_contacted_at"] and row["replied_at"] is None for row in rows.values())
+    contacted = {name: row["last_contacted_at"] for name, row in rows.items()}
+
+    # A sequence whose second run finds Grace's reply: its event's rows carry replied_at.
+    assert str(load_dag("connectsafely_crm_sequence").test().state) == "success"
+    connection.reply(profile_id="grace-hopper-1906", text="Let's talk")
+    assert str(load_dag("connectsafely_crm_sequence").test().state) == "success"
+    assert str(load_dag("connectsafely_crm_write_back").test().state) == "success"
+    rows = crm_rows()
+    assert rows["Grace"]["last_outcome"] == "replied" and rows["Grace"]["replied_at"]
+    assert all(rows[name]["replied_at"] is None for name in rows if name != "Grace")
+    assert all(rows[name]["last_contacted_at"] >= contacted[name] for name in rows)
