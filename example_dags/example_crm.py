@@ -38,3 +38,18 @@ def connection_json() -> str:
     import json
 
     return json.dumps({"conn_type": "sqlite", "host": str(crm_path())})
+
+
+def show() -> None:
+    """Print each contact's outcome columns (``make demo`` shows the write-back with it)."""
+    with connect() as db:
+        rows = db.execute(
+            "SELECT first_name, last_outcome, last_contacted_at, replied_at FROM contacts ORDER BY contact_id"
+        ).fetchall()
+    print("   first_name | last_outcome | last_contacted_at | replied_at")
+    for row in rows:
+        print("   " + " | ".join(str(value) for value in row))
+
+
+if __name__ == "__main__":
+    show()
