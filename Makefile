@@ -193,7 +193,7 @@ demo: install
 		$(BIN)/airflow dags test $$1 $${3:+--conf "$$3"} > $$log 2>&1 || { tail -40 $$log; exit 1; }
 		state=$$(grep -o "DagRun Finished: dag_id=[^,]*.*state=[a-z]*" $$log | grep -o "state=[a-z]*" | tail -1)
 		echo "== airflow dags test $$1: $$state"
-		grep -o "Batch finished: [^[]*\|Sequence [^ ]* finished its run: [^[]*" $$log | sed 's/ *$$//; s/^/   /' || true
+		grep -o "Batch finished: [^[]*\|Sequence [^ ]* finished its run: [^[]*\|Rows affected: [0-9]*" $$log | sed 's/ *$$//; s/^/   /' || true
 	}
 	for dag in connectsafely_scheduled_send connectsafely_inmail connectsafely_mapped_sends connectsafely_notify_on_failure connectsafely_crm_load; do
 		run_dag $$dag 1
