@@ -134,3 +134,20 @@ def test_campaign_outcomes_are_written_back_to_the_crm(connection, airflow_db):
     assert rows["Grace"]["last_outcome"] == "replied" and rows["Grace"]["replied_at"]
     assert all(rows[name]["replied_at"] is None for name in rows if name != "Grace")
     assert all(rows[name]["last_contacted_at"] >= contacted[name] for name in rows)
+
+
+def test_write_back_reads_the_rows_from_xcom_when_the_event_only_points_to_them(
+    connection, airflow_db, monkeypatch
+):
+    from example_crm import crm_path
+
+    from airflow_provider_connectsafely import defaults
+
+    monkeypatch.setattr(defaults, "ASSET_EVENT_OUTCOMES", 1)  # 5 rows: the event holds a pointer
+    crm_path().unlink(missing_ok=True)
+    assert str(load_dag("connectsafely_crm_load").test().state) == "success"
+    outreach = task_results(load_dag("connectsafely_crm_outreach").test())
+    assert outreach[("send_welcome", -1)][1]["summary"]["sent"] == 5
+    assert str(load_dag("connectsafely_crm_write_back").test().state) == "success"
+    rows = crm_rows()
+    assert {name: row["last_outcome"] for name, row in rows.items()} == dict.fromkeys(rows, "sent")
