@@ -182,6 +182,7 @@ demo: install
 	export AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/example_dags
 	export CONNECTSAFELY_EXAMPLE_DAY_SECONDS=2
 	export AIRFLOW_CONN_CONNECTSAFELY_DEFAULT='{"conn_type": "connectsafely", "host": "http://127.0.0.1:$(DEMO_PORT)", "password": "demo-api-key"}'
+	export AIRFLOW_CONN_EXAMPLE_CRM='{"conn_type": "sqlite", "host": "$(DEMO_HOME)/example_crm.sqlite"}'
 	$(BIN)/connectsafely-emulator --port $(DEMO_PORT) --api-key demo-api-key > $(DEMO_HOME)/emulator.log 2>&1 &
 	emulator=$$!
 	trap 'kill $$emulator 2>/dev/null || true' EXIT
@@ -194,7 +195,7 @@ demo: install
 		$(BIN)/airflow dags test $$1 $${3:+--conf "$$3"} > $$log 2>&1 || { tail -40 $$log; exit 1; }
 		state=$$(grep -o "DagRun Finished: dag_id=[^,]*.*state=[a-z]*" $$log | grep -o "state=[a-z]*" | tail -1)
 		echo "== airflow dags test $$1: $$state"
-		grep -o "Batch finished: [^[]*\|Sequence [^ ]* finished its run: [^[]*" $$log | sed 's/ *$$//; s/^/   /' || true
+		grep -o "Batch finished: [^[]*\|Sequence [^ ]* finished its run: [^[]*\|Rows affected: [0-9]*" $$log | sed 's/ *$$//; s/^/   /' || true
 	}
 	for dag in connectsafely_scheduled_send connectsafely_inmail connectsafely_mapped_sends connectsafely_notify_on_failure connectsafely_crm_load; do
 		run_dag $$dag 1
@@ -207,6 +208,8 @@ demo: install
 	run_dag connectsafely_connect_sequence 2 "$$all_week"
 	echo "== CRM outreach (after the load): every new contact gets one message"
 	run_dag connectsafely_crm_outreach 1
+	echo "== Its campaign's asset event carries the outcomes: the write-back puts them in the CRM"
+	run_dag connectsafely_crm_write_back 1
 	echo "== The same outreach offering every contact again: the send ledger reports each as already sent"
 	run_dag connectsafely_crm_outreach 2 '{"include_contacted": true}'
 	echo "== A three-step sequence, a 'day' being 2 s here: step 1 goes to every contact"
@@ -216,6 +219,9 @@ demo: install
 		--reply grace-hopper-1906 "Sounds interesting, let's talk next week"
 	sleep 6.5
 	run_dag connectsafely_crm_sequence 2
+	echo "== The sequence's asset event written back: Grace's reply, the follow-ups' outcomes"
+	run_dag connectsafely_crm_write_back 2
+	$(BIN)/python example_dags/example_crm.py
 	echo "== What the emulator received:"
 	$(BIN)/python -m airflow_provider_connectsafely.emulator.show http://127.0.0.1:$(DEMO_PORT)
 

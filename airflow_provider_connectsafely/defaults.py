@@ -40,6 +40,9 @@ CONNECT_NOTE_LENGTH = 300
 CONNECT_MAX_DEFER = timedelta(days=8, hours=1)
 #: The time zone a ``send_window`` is read in when the task and the recipient name none.
 SEND_WINDOW_TIMEZONE = "UTC"
+#: The most per-recipient outcome rows a campaign asset event's extra carries; a run with more
+#: gives a pointer to its XCom instead (the metadata database stores every event's extra).
+ASSET_EVENT_OUTCOMES = 200
 
 # Airflow configuration: the ``[connectsafely]`` section (environment variables
 # ``AIRFLOW__CONNECTSAFELY__<OPTION>``). get_provider_info() declares it from these names and

@@ -46,6 +46,8 @@ with DAG(
         ),
         min_interval=0,  # a real campaign spaces sends 10 to 20 seconds apart
         max_failures=0,
+        # Its asset event carries the outcomes: connectsafely_crm_write_back writes them back.
+        outlets=[Asset("connectsafely://campaign/crm-welcome-2026")],
     )
 
     @task

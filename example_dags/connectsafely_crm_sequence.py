@@ -13,7 +13,7 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Asset, task
 
 from airflow_provider_connectsafely.operators.sequence import LinkedInSequenceOperator, SequenceStep
 
@@ -51,6 +51,8 @@ with DAG(
         ],
         stop_on_reply=True,
         min_interval=0,  # a real campaign spaces sends 10 to 20 seconds apart
+        # Its asset event carries the outcomes: connectsafely_crm_write_back writes them back.
+        outlets=[Asset("connectsafely://campaign/crm-data-leaders")],
     )
 
     @task

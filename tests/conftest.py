@@ -8,6 +8,7 @@ imports Airflow, which reads its configuration on first import.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -43,6 +44,10 @@ def pytest_configure(config):
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
     os.environ.pop("AIRFLOW_CONN_CONNECTSAFELY_DEFAULT", None)
+    # The example CRM (example_dags/example_crm.py) for the write-back example's SQL operator.
+    os.environ["AIRFLOW_CONN_EXAMPLE_CRM"] = json.dumps(
+        {"conn_type": "sqlite", "host": str(_HOME / "example_crm.sqlite")}
+    )
     # Airflow puts the dags folder on sys.path; the example DAGs import helpers from it.
     sys.path.insert(0, str(dags))
     when = config.getoption("--travel-to")

@@ -260,11 +260,44 @@ class ConnectSafelyBaseOperator(BaseOperator):
             ) from exc
 
     def execute(self, context: Context) -> Any:
-        return self._run_reporting_ledger_errors(context, None)
+        return self._announce(context, self._run_reporting_ledger_errors(context, None))
 
     def execute_complete(self, context: Context, event: Any = None, deferred_since: str | None = None) -> Any:
         """Resume after a deferral: the ledger knows what was already sent."""
-        return self._run_reporting_ledger_errors(context, deferred_since)
+        return self._announce(context, self._run_reporting_ledger_errors(context, deferred_since))
+
+    def campaign_name(self, context: Context) -> str | None:
+        """The campaign this task sends for (the batch and sequence operators have one)."""
+        return None
+
+    def _announce(self, context: Context, result: Any) -> Any:
+        """Give the asset event of each ``connectsafely://campaign/<name>`` outlet an extra that
+        summarises this run (outcomes/campaign_events.py); other outlets are left as they are.
+        Returns ``result``."""
+        from airflow.sdk import Asset
+
+        from airflow_provider_connectsafely.assets import SCHEME
+
+        prefix = f"{SCHEME}://campaign/"
+        outlets = [o for o in self.outlets or [] if isinstance(o, Asset) and o.uri.startswith(prefix)]
+        events = context.get("outlet_events") if context and outlets else None
+        if events is None:
+            return result
+        from airflow_provider_connectsafely.outreach.campaign_events import campaign_event_extra
+
+        outcome = getattr(self, "_outcome", None)
+        now = datetime.now(timezone.utc)
+        for outlet in outlets:
+            extra = campaign_event_extra(
+                result,
+                campaign=self.campaign_name(context) or outlet.uri[len(prefix) :],
+                source=run_ids(context),
+                emitted_at=now,
+                rows=[outcome.to_dict()] if outcome is not None else None,
+            )
+            events[outlet].extra.update(extra)
+            self.log.info("Asset event %s: campaign %s, %s", outlet.uri, extra["campaign"], extra["counts"])
+        return result
 
     def _run_reporting_ledger_errors(self, context: Context, deferred_since: str | None) -> Any:
         """Run; a database error of the ledger (down, unreachable, restarted) fails this try

@@ -208,6 +208,11 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
             accounts=accounts,
         )
 
+    def campaign_name(self, context: Context) -> str:
+        """``campaign``, else ``<dag_id>.<task_id>``."""
+        ids = run_ids(context)
+        return self.campaign or (f"{ids[0]}.{ids[1]}" if ids else f"{self.dag_id}.{self.task_id}")
+
     def _prepare(self, rows: list[Any], context: Context) -> list[BatchItem]:
         """Render and validate every recipient before sending to any."""
         from airflow_provider_connectsafely.outreach.batch import prepare_items
@@ -215,7 +220,6 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         load = template_loader(self)
         message_tpl, subject_tpl = load(self.message), (load(self.subject) if self.subject else None)
         base = dict(context) if context else {}
-        ids = run_ids(context)
 
         def render(recipient: dict[str, Any]) -> tuple[str, str | None]:
             variables = {**base, "recipient": recipient}
@@ -224,7 +228,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         return prepare_items(
             rows,
             render,
-            campaign=self.campaign or (f"{ids[0]}.{ids[1]}" if ids else f"{self.dag_id}.{self.task_id}"),
+            campaign=self.campaign_name(context),
             message_type=self.message_type,
             account_id=self.account_id or self.hook.settings.account_id,
             limits=self.message_limits,

@@ -150,6 +150,7 @@ class SendLinkedInConnectionRequestOperator(ConnectSafelyBaseOperator):
             outcome = self._send_once(sender, request, spec, deferred_since)
         except ConnectSafelyError as exc:
             raise to_airflow_error(exc) from exc
+        self._outcome = outcome  # the row of a campaign asset event (base._announce)
         return self._result(outcome)
 
     def _spec(self, context: Context, request: ConnectRequest) -> NewSend:

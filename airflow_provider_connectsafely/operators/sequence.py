@@ -225,6 +225,9 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
             )
         return result
 
+    def campaign_name(self, context: Context) -> str:
+        return self.campaign
+
     def _invitations(self, ledger: SendLedger) -> Invitations | None:
         if self.is_dry_run or not any(step.connects for step in self.steps):
             return None

@@ -324,22 +324,33 @@ class BatchRun:
                 done.append(Outcome(status.SKIPPED, item.recipient, reason="already sent"))
             else:
                 note = self.windows.note(self.windows.timezone_of(item.data)) if self.windows else None
+                account: str | None = account_key(item.request)
                 if self.accounts is not None and item.identity:
-                    note = "; ".join(filter(None, [self._would_send_from(item.identity), note]))
+                    account = self._would_send_from(item.identity)
+                    chosen = f"from account {account}" if account else "waits for its account's daily cap"
+                    note = "; ".join(filter(None, [chosen, note]))
                 done.append(
-                    Outcome(status.WOULD_SEND, item.recipient, reason=note, message=item.request.message)
+                    Outcome(
+                        status.WOULD_SEND,
+                        item.recipient,
+                        reason=note,
+                        message=item.request.message,
+                        account=account,
+                    )
                 )
         return done
 
-    def _would_send_from(self, identity: str) -> str:
+    def _would_send_from(self, identity: str) -> str | None:
+        """The pool's account for ``identity``, counted as if sent; None when every one it
+        may use is full today."""
         pool = self.accounts
         assert pool is not None
         account = pool.pick(identity)
         if account is None:
-            return "waits for its account's daily cap"
+            return None
         pool.bind(identity, account)
         pool.count(account)
-        return f"from account {account}"
+        return account
 
     def counts_as_failure(self, outcome: Outcome) -> bool:
         """Failed or unknown; an earlier attempt's unknown outcome is not this run's failure

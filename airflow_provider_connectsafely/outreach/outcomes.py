@@ -36,6 +36,7 @@ class Outcome:
     :param reason: why it was skipped, failed or is unknown.
     :param error: the provider error behind a failure.
     :param message: the rendered text (dry runs only).
+    :param account: the LinkedIn account it would go from (dry runs only).
     """
 
     status: str
@@ -45,6 +46,7 @@ class Outcome:
     reason: str | None = None
     error: errors.ConnectSafelyError | None = field(default=None, repr=False)
     message: str | None = None
+    account: str | None = None
 
     @property
     def stops_batch(self) -> bool:
@@ -65,6 +67,8 @@ class Outcome:
             data["error_type"] = type(self.error).__name__
         if self.message is not None:
             data["message"] = self.message
+        if self.account is not None:
+            data["account"] = self.account
         return data
 
 

@@ -10,11 +10,14 @@ the REST API.
   no "database is locked".
 - The ledger's PostgreSQL restarted in the middle of a batch: the batch fails with the error,
   nothing was sent without a claim, and a rerun completes it without duplicates.
+- The approval example (``connectsafely_approved_send``): its preview read and answered through
+  the REST API; "Reject" sends nothing, "Approve" sends each recipient once.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -23,6 +26,7 @@ from typing import Any
 
 import pytest
 from helpers.deployment import TERMINAL, Deployment, Emulator, ledger_rows
+from helpers.paths import EXAMPLE_DAGS
 from helpers.pg_cluster import PgCluster
 
 from airflow_provider_connectsafely.testing import TESTING_CAP_WINDOW_ENV
@@ -35,6 +39,8 @@ pytestmark = [pytest.mark.deploy, pytest.mark.timeout(900)]
 #: by the scheduler (see docs/deployment.md).
 CAP_WINDOW = 20
 PARALLELISM = 8
+#: The example DAG that waits for a person's approval (deployed with its data folder).
+APPROVAL = "connectsafely_approved_send"
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +52,8 @@ def local(tmp_path_factory, deploy_pg: PgCluster, deploy_emulator: Emulator) -> 
         emulator=deploy_emulator,
         env={"AIRFLOW__CORE__PARALLELISM": str(PARALLELISM), TESTING_CAP_WINDOW_ENV: str(CAP_WINDOW)},
     )
+    shutil.copy(EXAMPLE_DAGS / f"{APPROVAL}.py", deployment.path / "dags")
+    shutil.copytree(EXAMPLE_DAGS / "data", deployment.path / "dags" / "data")
     try:
         deployment.migrate()
         deployment.start_api_server()
@@ -54,7 +62,7 @@ def local(tmp_path_factory, deploy_pg: PgCluster, deploy_emulator: Emulator) -> 
         deployment.start("triggerer", "triggerer")
         assert deployment.api is not None
         deployment.api.wait_ready()
-        deployment.wait_for_dags("deploy_capped", "deploy_mapped", "deploy_pg_batch")
+        deployment.wait_for_dags("deploy_capped", "deploy_mapped", "deploy_pg_batch", APPROVAL)
         yield deployment
     finally:
         deployment.stop()
@@ -258,3 +266,63 @@ def test_postgres_restarted_in_the_middle_of_a_batch(local, restart_pg, deploy_e
     assert {row["state"] for row in ledger_rows(restart_pg.url()).values()} == {"sent"}
     summary = local.xcom("deploy_pg_batch", run_id, "paced_batch")["summary"]
     assert (summary["total"], summary["sent"]) == (20, 20), summary
+
+
+#: The contacts of example_dags/data/crm_contacts.csv who gave consent.
+APPROVAL_RECIPIENTS = {
+    "ada-lovelace-1815",
+    "grace-hopper-1906",
+    "alan-turing-1912",
+    "katherine-johnson-1918",
+    "barbara-liskov-1939",
+}
+
+
+def answer_approval(deployment: Deployment, run_id: str, choice: str) -> dict[str, Any]:
+    """Wait until the run's ``approve`` task asks (its details exist and it waits: deferred on
+    Airflow 3.1, awaiting_input from 3.3), answer ``choice`` through the REST API, and return
+    what it asked."""
+    assert deployment.api is not None
+    api = deployment.api
+    path = f"/dags/{APPROVAL}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails"
+
+    def asking() -> dict[str, Any] | None:
+        answer = api.api("GET", path)
+        waiting = answer.ok and answer.json()["task_instance"]["state"] in ("deferred", "awaiting_input")
+        return answer.json() if waiting else None
+
+    asked = deployment.wait(asking, f"{APPROVAL}/{run_id} to ask for approval", timeout=120, every=0.5)
+    deployment.rest("PATCH", path, json={"chosen_options": [choice], "params_input": {}})
+    return asked
+
+
+def test_approval_through_the_rest_api_reject_sends_nothing_approve_sends(local, deploy_emulator):
+    def delivered() -> list[str]:
+        return [
+            m["recipientProfileId"]
+            for m in deploy_emulator.messages()
+            if m.get("recipientProfileId") in APPROVAL_RECIPIENTS
+        ]
+
+    assert delivered() == []
+    rejected = local.trigger(APPROVAL)
+    asked = answer_approval(local, rejected, "Reject")
+    assert asked["subject"] == "Send 5 LinkedIn message(s)?"
+    assert asked["options"] == ["Approve", "Reject"]
+    body = asked["body"]
+    print(f"The approval's body:\n{body}")
+    assert body.startswith("## approved-launch-2026\n")
+    assert "**5 message(s) would go out** to 5 recipient(s) offered; 0 would get nothing." in body
+    assert "| default | 5 |" in body
+    assert "```text\nHi Ada, our 2026 release is out: want a short tour?\n```" in body
+    assert local.wait_for_run(APPROVAL, rejected, timeout=120) == "success"
+    states = {ti["task_id"]: ti["state"] for ti in local.task_instances(APPROVAL, rejected)}
+    assert states == {"contacts": "success", "dry_run": "success", "approve": "success", "send": "skipped"}
+    assert delivered() == []
+
+    approved = local.trigger(APPROVAL)
+    assert "**5 message(s) would go out**" in answer_approval(local, approved, "Approve")["body"]
+    assert local.wait_for_run(APPROVAL, approved, timeout=120) == "success"
+    assert sorted(delivered()) == sorted(APPROVAL_RECIPIENTS)
+    summary = local.xcom(APPROVAL, approved, "send")["summary"]
+    assert (summary["total"], summary["sent"]) == (5, 5), summary

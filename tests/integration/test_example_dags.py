@@ -9,6 +9,9 @@ from helpers.paths import EXAMPLE_DAGS
 
 # DAG files only: example_dags/ also holds a helper module for the CRM examples.
 EXAMPLES = sorted(path.stem for path in EXAMPLE_DAGS.glob("*.py") if "DAG(" in path.read_text())
+#: Examples that wait for a person, and the task that asks: dag.test() cannot answer it, so
+#: these runs mark it done (approved); tests/deploy/test_local_executor.py answers it for real.
+ASKS_A_PERSON = {"connectsafely_approved_send": "approve"}
 
 
 def test_dagbag_imports_every_example_without_errors(dags_folder):
@@ -30,7 +33,8 @@ def test_examples_read_no_connection_at_parse_time(monkeypatch):
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example_runs_end_to_end(name, connection, airflow_db):
-    run = run_any_time(load_dag(name))
+    dag = load_dag(name)
+    run = dag.test(mark_success_pattern=ASKS_A_PERSON[name]) if name in ASKS_A_PERSON else run_any_time(dag)
     results = task_results(run)
     assert str(run.state) == "success", results
     assert all(state == "success" for state, _ in results.values()), results
@@ -86,3 +90,64 @@ def test_crm_outreach_after_a_load_and_never_twice(connection, airflow_db):
     lost = task_results(load_dag("connectsafely_crm_outreach").test())
     assert lost[("write_back", -1)][1]["skipped"] == 5
     assert len(connection.messages()) == 5
+
+
+def test_approved_send_sends_what_the_dry_run_previewed(connection, airflow_db):
+    from airflow_provider_connectsafely.outreach.preview import campaign_preview
+
+    results = task_results(load_dag("connectsafely_approved_send").test(mark_success_pattern="approve"))
+    preview = results[("dry_run", -1)][1]
+    assert preview["summary"]["would_send"] == 5 and preview["summary"]["sent"] == 0
+    sent = results[("send", -1)][1]
+    assert sent["summary"]["sent"] == 5
+    messages = {m["recipientProfileId"]: m["message"] for m in connection.messages()}
+    shown = campaign_preview(preview, messages=5)
+    assert len(messages) == 5 and all(f"```text\n{text}\n```" in shown for text in messages.values())
+
+
+def crm_rows() -> dict[str, dict]:
+    from example_crm import connect
+
+    with connect() as db:
+        rows = db.execute("SELECT first_name, last_outcome, last_contacted_at, replied_at FROM contacts")
+        return {row["first_name"]: dict(row) for row in rows}
+
+
+def test_campaign_outcomes_are_written_back_to_the_crm(connection, airflow_db):
+    from example_crm import crm_path
+
+    crm_path().unlink(missing_ok=True)
+    assert str(load_dag("connectsafely_crm_load").test().state) == "success"
+    assert str(load_dag("connectsafely_crm_outreach").test().state) == "success"
+    assert str(load_dag("connectsafely_crm_write_back").test().state) == "success"
+    rows = crm_rows()
+    assert {name: row["last_outcome"] for name, row in rows.items()} == dict.fromkeys(rows, "sent")
+    assert all(row["last_contacted_at"] and row["replied_at"] is None for row in rows.values())
+    contacted = {name: row["last_contacted_at"] for name, row in rows.items()}
+
+    # A sequence whose second run finds Grace's reply: its event's rows carry replied_at.
+    assert str(load_dag("connectsafely_crm_sequence").test().state) == "success"
+    connection.reply(profile_id="grace-hopper-1906", text="Let's talk")
+    assert str(load_dag("connectsafely_crm_sequence").test().state) == "success"
+    assert str(load_dag("connectsafely_crm_write_back").test().state) == "success"
+    rows = crm_rows()
+    assert rows["Grace"]["last_outcome"] == "replied" and rows["Grace"]["replied_at"]
+    assert all(rows[name]["replied_at"] is None for name in rows if name != "Grace")
+    assert all(rows[name]["last_contacted_at"] >= contacted[name] for name in rows)
+
+
+def test_write_back_reads_the_rows_from_xcom_when_the_event_only_points_to_them(
+    connection, airflow_db, monkeypatch
+):
+    from example_crm import crm_path
+
+    from airflow_provider_connectsafely import defaults
+
+    monkeypatch.setattr(defaults, "ASSET_EVENT_OUTCOMES", 1)  # 5 rows: the event holds a pointer
+    crm_path().unlink(missing_ok=True)
+    assert str(load_dag("connectsafely_crm_load").test().state) == "success"
+    outreach = task_results(load_dag("connectsafely_crm_outreach").test())
+    assert outreach[("send_welcome", -1)][1]["summary"]["sent"] == 5
+    assert str(load_dag("connectsafely_crm_write_back").test().state) == "success"
+    rows = crm_rows()
+    assert {name: row["last_outcome"] for name, row in rows.items()} == dict.fromkeys(rows, "sent")
