@@ -333,6 +333,12 @@ class SequenceRun:
 
     def _record(self, enrollment: Enrollment, index: int, key: str, outcome: Outcome) -> Outcome:
         """Move the enrolment on after a step's outcome."""
+        if outcome.suppressed:
+            self.store.set_state(enrollment, state.SUPPRESSED, error=outcome.reason)
+            self.log.info(
+                "Recipient %s: %s: the sequence ends for them", enrollment.recipient, outcome.reason
+            )
+            return outcome
         if outcome.status in (status.SENT, status.SKIPPED):
             answer = outcome.response or {}
             sent_at = self._sent_at(answer, key, outcome.status)
