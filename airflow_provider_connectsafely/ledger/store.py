@@ -257,7 +257,7 @@ class SendLedger:
             "updated_at": now,
         }
         allowed = ~suppressions.blocking(
-            suppressions.claim_persons(send.recipient, self.erasure_secret),
+            suppressions.claim_persons(send.recipient, self.erasure_secret, send.dedupe_key),
             suppressions.claim_scopes(send.dedupe_key),
         )
         try:

@@ -44,6 +44,7 @@ PG_LOCK_KEY = 0x43536E6F436F6E74
 _MAX_REASON = 2000
 _MAX_BY = 256
 _CHUNK = 900
+_PERSON_KEYS = ("campaign", "sequence", "connect")
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,23 @@ def hashed(secret: bytes, person: str) -> str:
     return HASH_PREFIX + hmac.new(secret, person.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def claim_persons(recipient: str, secret: bytes | None) -> list[str]:
-    """What a claim for ``recipient`` compares against: the person, and their hash."""
-    person = recipient_key(recipient)
-    return [person, hashed(secret, person)] if secret else [person]
+def key_person(dedupe_key: str) -> str | None:
+    """The person at the end of a key the provider makes (``campaign:<c>:<person>``,
+    ``sequence:<c>:<step>:<person>``, ``connect:<account>:<person>``); None for other keys.
+    A follow-up's recipient is its conversation: the key still names the person."""
+    prefix, sep, rest = dedupe_key.partition(":")
+    if not sep or prefix not in _PERSON_KEYS:
+        return None
+    urn = rest.find(":urn:")
+    tail = rest[urn + 1 :] if urn >= 0 else rest.rpartition(":")[2]
+    return recipient_key(tail) if tail else None
+
+
+def claim_persons(recipient: str, secret: bytes | None, dedupe_key: str = "") -> list[str]:
+    """What a claim for ``recipient`` under ``dedupe_key`` compares against: the person (as
+    given, and as the key names them), and their hashes."""
+    people = list(dict.fromkeys(p for p in (recipient_key(recipient), key_person(dedupe_key)) if p))
+    return [*people, *(hashed(secret, p) for p in people)] if secret else people
 
 
 def claim_scopes(dedupe_key: str) -> list[str]:
@@ -272,7 +286,7 @@ class SuppressionList:
 
         query = (
             select(table)
-            .where(table.c.person.in_(claim_persons(recipient, self.ledger.erasure_secret)))
+            .where(table.c.person.in_(claim_persons(recipient, self.ledger.erasure_secret, dedupe_key)))
             .where(table.c.scope.in_(claim_scopes(dedupe_key)))
             .order_by(table.c.scope, table.c.created_at)
         )
