@@ -30,6 +30,7 @@ from airflow_provider_connectsafely.ledger.records import (
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from airflow_provider_connectsafely.ledger.privacy import Erased, Pruned
     from airflow_provider_connectsafely.ledger.suppressions import Suppression
 
 # Bound parameters per IN (...) query; SQLite allows 32,766 since 3.32, PostgreSQL 65,535.
@@ -462,6 +463,31 @@ class SendLedger:
 
         self.ensure_schema()
         return SuppressionList(self).for_send(recipient, dedupe_key)
+
+    # -- privacy -----------------------------------------------------------------------------
+
+    def forget(self, person: str, *, erased_by: str | None = None) -> Erased:
+        """Erase everything personal about one person, keep them suppressed under a keyed hash,
+        and record the erasure (see :func:`~airflow_provider_connectsafely.ledger.privacy.forget`).
+
+        :raises ConnectSafelyConfigError: no erasure secret is configured.
+        :raises ConnectSafelyValidationError: a malformed person.
+        """
+        from airflow_provider_connectsafely.ledger import privacy
+
+        return privacy.forget(self, person, erased_by=erased_by)
+
+    def show_person(self, person: str) -> dict[str, Any]:
+        """Everything held about one person (for an access request), JSON-ready."""
+        from airflow_provider_connectsafely.ledger import privacy
+
+        return privacy.show_person(self, person)
+
+    def prune(self, days: int) -> Pruned:
+        """Blank message and reply texts older than ``days``; states, times and counts stay."""
+        from airflow_provider_connectsafely.ledger import privacy
+
+        return privacy.prune(self, days)
 
     def _finish(self, dedupe_key: str, token: str, **values: Any) -> None:
         from sqlalchemy import update

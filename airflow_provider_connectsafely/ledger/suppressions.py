@@ -159,7 +159,7 @@ def lock_for_claim(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": PG_LOCK_KEY})
 
 
-def _lock_for_change(conn: Connection) -> None:
+def lock_for_change(conn: Connection) -> None:
     """Before adding suppressions: wait for the claims in progress to commit (PostgreSQL; on
     SQLite the database's write lock orders them)."""
     if conn.dialect.name == "postgresql":
@@ -227,10 +227,10 @@ class SuppressionList:
         by = created_by[:_MAX_BY] if created_by else None
         added = 0
         with self.ledger.engine.begin() as conn:
-            _lock_for_change(conn)
-            aliases = _aliases(conn, [person for person, *_ in wanted])
+            lock_for_change(conn)
+            known = aliases(conn, [person for person, *_ in wanted])
             for person, scope, source, reason in wanted:
-                for who in [person, *sorted(aliases.get(person, ()))]:
+                for who in [person, *sorted(known.get(person, ()))]:
                     row = {
                         "person": who,
                         "scope": scope or EVERYWHERE,
@@ -252,7 +252,7 @@ class SuppressionList:
 
         self.ledger.ensure_schema()
         with self.ledger.engine.begin() as conn:
-            people = [person, *_aliases(conn, [person]).get(person, ())]
+            people = [person, *aliases(conn, [person]).get(person, ())]
             people += (
                 [hashed(self.ledger.erasure_secret, p) for p in list(people)]
                 if self.ledger.erasure_secret
@@ -324,7 +324,7 @@ class SuppressionList:
         return [person, hashed(secret, person)] if secret and not person.startswith(HASH_PREFIX) else [person]
 
 
-def _aliases(conn: Connection, people: list[str]) -> dict[str, set[str]]:
+def aliases(conn: Connection, people: list[str]) -> dict[str, set[str]]:
     """For each person, the other identifier the sends recorded for them: the URN the API
     answered for a profile ID, the profile ID a URN was answered for."""
     from sqlalchemy import func, select
