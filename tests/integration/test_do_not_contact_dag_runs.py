@@ -9,6 +9,7 @@ import time
 import pytest
 from helpers.dag_runs import load_dag, task_results
 
+from airflow_provider_connectsafely.ledger.records import NewSend
 from airflow_provider_connectsafely.ledger.store import SendLedger
 
 
@@ -107,3 +108,25 @@ def test_a_single_message_to_a_suppressed_person_is_skipped(connection, airflow_
 
     assert state == "skipped"
     assert connection.requests() == []
+
+
+def test_an_opt_out_reply_in_a_sequence_suppresses_the_person_everywhere(connection, airflow_db, ledger):
+    task_results(load_dag("connectsafely_test_sequence").test())
+    connection.reply(profile_id="bob-ray", text="Please remove me from your list.\nThanks, Bob")
+    connection.reply(profile_id="cy-young", text="Stop by our booth next week")
+    time.sleep(2.2)
+
+    second = task_results(load_dag("connectsafely_test_sequence").test())[("outreach", -1)][1]
+
+    by = {o["recipient"]: o["status"] for o in second["outcomes"]}
+    assert by["bob-ray"] == "replied" and by["cy-young"] == "replied"
+    entries = ledger.suppressions()  # bob-ray, and the URN the API answered for him
+    assert {e.person for e in entries} == {
+        "bob-ray",
+        *{e.person for e in entries if e.person.startswith("urn:")},
+    }
+    assert len(entries) == 2
+    assert {(e.scope, e.source, e.reason) for e in entries} == {
+        ("", "reply", "Please remove me from your list.")
+    }
+    assert ledger.claim(NewSend("campaign:other:bob-ray", "default", "bob-ray")).suppressed is not None
