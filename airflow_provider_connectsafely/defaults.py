@@ -59,6 +59,3 @@ CONFIG_ERASURE_SECRET = "erasure_secret"
 #: ``[connectsafely] retain_text_days``: message and reply texts older than this many days are
 #: blanked by ``connectsafely-ledger prune`` (and the tasks, once a day). Empty: kept.
 CONFIG_RETAIN_TEXT_DAYS = "retain_text_days"
-#: ``[connectsafely] opt_out_phrases``: phrases that make a reply an opt-out, one per line,
-#: added to the default list (``replace:`` first line: instead of it).
-CONFIG_OPT_OUT_PHRASES = "opt_out_phrases"
