@@ -86,3 +86,25 @@ def test_crm_outreach_after_a_load_and_never_twice(connection, airflow_db):
     lost = task_results(load_dag("connectsafely_crm_outreach").test())
     assert lost[("write_back", -1)][1]["skipped"] == 5
     assert len(connection.messages()) == 5
+
+
+def test_crm_unsubscribes_example_fills_the_do_not_contact_list(
+    connection, airflow_db, isolated_default_ledger
+):
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+
+    results = task_results(load_dag("connectsafely_crm_unsubscribes").test())
+
+    assert results[("sync", -1)][0] == "success"
+    ledger = SendLedger.sqlite(isolated_default_ledger)
+    try:
+        [entry] = ledger.suppressions()
+        assert (entry.person, entry.scope, entry.source, entry.created_by) == (
+            "grace-hopper-1906",
+            "",
+            "import",
+            "crm sync",
+        )
+    finally:
+        ledger.close()
+    assert connection.requests() == []  # a sync calls no API
