@@ -158,8 +158,7 @@ def auto_migrate() -> bool:
 
 
 def erasure_secret() -> str | None:
-    """``[connectsafely] erasure_secret`` (Airflow's ``_cmd`` and ``_secret`` forms work), or
-    None when unset."""
+    """``[connectsafely] erasure_secret``, or None when unset."""
     value = _config(defaults.CONFIG_ERASURE_SECRET)
     return str(value) if value and str(value).strip() else None
 

@@ -226,7 +226,7 @@ def _secret(ledger: SendLedger) -> bytes:
         raise ConnectSafelyConfigError(
             "Forgetting a person needs [connectsafely] erasure_secret (the key of the hashes that "
             "keep them on the do-not-contact list; it is never stored in the ledger). Fix: set it "
-            "(AIRFLOW__CONNECTSAFELY__ERASURE_SECRET, or its _secret/_cmd form) to a long random "
+            "(AIRFLOW__CONNECTSAFELY__ERASURE_SECRET) to a long random "
             "value, the same on every machine, and keep it"
         )
     return ledger.erasure_secret
