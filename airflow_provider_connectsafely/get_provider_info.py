@@ -58,7 +58,7 @@ def _config() -> dict[str, Any]:
                 },
                 defaults.CONFIG_RETAIN_TEXT_DAYS: {
                     "description": (
-                        "Days to keep message and reply texts (the API's stored answers, reply texts,\n"
+                        "Days to keep message and reply texts (texts in the API's stored answers, replies,\n"
                         "ended enrolments' template data). Older ones are blanked by\n"
                         "`connectsafely-ledger prune` and, once a day, by the tasks; states, times and\n"
                         "counts stay. Empty: texts are kept.\n"

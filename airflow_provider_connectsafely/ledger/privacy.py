@@ -50,7 +50,7 @@ class Erased:
 class Pruned:
     """What ``prune`` blanked.
 
-    :param sends: send rows whose stored API answer was removed.
+    :param sends: send rows whose stored API answer lost its texts.
     :param replies: enrolments whose reply text was removed.
     :param contexts: ended enrolments whose template data was removed.
     """
@@ -172,22 +172,27 @@ def dnc_state(current: str) -> str:
 
 
 def prune(ledger: SendLedger, days: int, *, now: datetime | None = None) -> Pruned:
-    """Blank texts older than ``days``: the stored API answers of sends (they can quote the
-    message), the reply texts of enrolments, and the template data of ended enrolments.
+    """Blank texts older than ``days``: the texts in the stored API answers of sends (they can
+    quote the message; identifiers stay), the reply texts of enrolments, and the template data
+    of ended enrolments.
     States, times and counts stay, so the ledger page's numbers do not change."""
-    from sqlalchemy import update
+    from sqlalchemy import select, update
 
     from airflow_provider_connectsafely.ledger.schema import enrollments, sends
     from airflow_provider_connectsafely.ledger.sequences import LIVE
 
     ledger.ensure_schema()
     cutoff = as_utc(now or ledger.clock()) - timedelta(days=days)
+    answered = 0
     with ledger.engine.begin() as conn:
-        answered = conn.execute(
-            update(sends)
-            .where(sends.c.updated_at < cutoff, sends.c.response.is_not(None))
-            .values(response=None)
-        ).rowcount
+        old = select(sends.c.dedupe_key, sends.c.response).where(
+            sends.c.updated_at < cutoff, sends.c.response.is_not(None)
+        )
+        for key, response in list(conn.execute(old)):
+            kept = _identifiers_only(response)
+            if kept != response:
+                conn.execute(update(sends).where(sends.c.dedupe_key == key).values(response=kept))
+                answered += 1
         replies = conn.execute(
             update(enrollments)
             .where(enrollments.c.replied_at < cutoff, enrollments.c.reply_text.is_not(None))
@@ -200,6 +205,32 @@ def prune(ledger: SendLedger, days: int, *, now: datetime | None = None) -> Prun
             .values(data=None)
         ).rowcount
     return Pruned(sends=int(answered), replies=int(replies), contexts=int(contexts))
+
+
+#: What ``prune`` keeps of a stored API answer: identifiers and the outcome, never text.
+_KEPT_ANSWER = (
+    "success",
+    "recipientProfileUrn",
+    "profileUrn",
+    "conversationUrn",
+    "threadId",
+    "invitationUrn",
+)
+
+
+def _identifiers_only(response: str) -> str:
+    """A stored API answer without its texts (a rerun still returns the ids it recorded)."""
+    try:
+        answer = json.loads(response)
+    except ValueError:
+        return json.dumps({})
+    if not isinstance(answer, dict):
+        return json.dumps({})
+    kept = {k: answer[k] for k in _KEPT_ANSWER if k in answer}
+    message = answer.get("sentMessage")
+    if isinstance(message, dict) and message.get("messageUrn"):
+        kept["sentMessage"] = {"messageUrn": message["messageUrn"]}
+    return json.dumps(kept, sort_keys=True) if kept != answer else response
 
 
 def prune_if_due(ledger: SendLedger, days: int | None) -> Pruned | None:
