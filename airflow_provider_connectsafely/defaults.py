@@ -56,3 +56,9 @@ LEDGER_CONN_ID = ""
 #: itself; when off it fails, naming ``connectsafely-ledger upgrade``.
 CONFIG_AUTO_MIGRATE = "auto_migrate"
 AUTO_MIGRATE = True
+#: ``[connectsafely] erasure_secret``: the key of the hashes that stand for forgotten people
+#: (never stored in the ledger). Empty: ``connectsafely-ledger forget`` refuses.
+CONFIG_ERASURE_SECRET = "erasure_secret"
+#: ``[connectsafely] retain_text_days``: message and reply texts older than this many days are
+#: blanked by ``connectsafely-ledger prune`` (and the tasks, once a day). Empty: kept.
+CONFIG_RETAIN_TEXT_DAYS = "retain_text_days"

@@ -43,6 +43,31 @@ def _config() -> dict[str, Any]:
                     "example": None,
                     "default": str(defaults.AUTO_MIGRATE),
                 },
+                defaults.CONFIG_ERASURE_SECRET: {
+                    "description": (
+                        "The key of the keyed hashes (HMAC-SHA256) that stand for a person erased with\n"
+                        "`connectsafely-ledger forget`: they keep the person on the do-not-contact list\n"
+                        "without their name. Never stored in the ledger; set the same value on every\n"
+                        "machine and keep it (a new key forgets who was forgotten). Empty: forget refuses.\n"
+                    ),
+                    "version_added": "0.3.0",
+                    "type": "string",
+                    "sensitive": True,
+                    "example": None,
+                    "default": "",
+                },
+                defaults.CONFIG_RETAIN_TEXT_DAYS: {
+                    "description": (
+                        "Days to keep message and reply texts (texts in the API's stored answers, replies,\n"
+                        "ended enrolments' template data). Older ones are blanked by\n"
+                        "`connectsafely-ledger prune` and, once a day, by the tasks; states, times and\n"
+                        "counts stay. Empty: texts are kept.\n"
+                    ),
+                    "version_added": "0.3.0",
+                    "type": "integer",
+                    "example": "90",
+                    "default": "",
+                },
             },
         }
     }

@@ -30,6 +30,10 @@ def connect() -> sqlite3.Connection:
     for column in OUTCOME_COLUMNS:
         if column not in present:
             db.execute(f"ALTER TABLE contacts ADD COLUMN {column} TEXT")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS unsubscribes "
+        "(linkedin_url TEXT PRIMARY KEY, unsubscribed_at TEXT, reason TEXT)"
+    )
     return db
 
 
@@ -49,6 +53,19 @@ def show() -> None:
     print("   first_name | last_outcome | last_contacted_at | replied_at")
     for row in rows:
         print("   " + " | ".join(str(value) for value in row))
+
+
+def seed_unsubscribes(db: sqlite3.Connection) -> None:
+    """Fill the example's unsubscribes from data/crm_unsubscribes.csv (a real CRM has its own)."""
+    import csv
+
+    source = Path(__file__).parent / "data" / "crm_unsubscribes.csv"
+    with source.open(newline="") as handle:
+        db.executemany(
+            "INSERT OR IGNORE INTO unsubscribes (linkedin_url, unsubscribed_at, reason) "
+            "VALUES (:linkedin_url, :unsubscribed_at, :reason)",
+            list(csv.DictReader(handle)),
+        )
 
 
 if __name__ == "__main__":

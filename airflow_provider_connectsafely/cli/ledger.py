@@ -2,7 +2,8 @@
 upgrade its schema.
 
 Commands: ``list``, ``stats``, ``export``, ``version`` (read only), ``settle KEY sent|failed
---note`` and ``upgrade [--sql]``. The ledger is found as the tasks find it
+--note``, ``upgrade [--sql]``; the do-not-contact list (``suppress add|remove|list|import``);
+and personal data (``show-person``, ``forget``, ``prune``). The ledger is found as the tasks find it
 (:mod:`airflow_provider_connectsafely.ledger.locate`): ``--url`` or ``--ledger-conn-id``, else
 ``[connectsafely] ledger_conn_id``, else the ``connectsafely_default`` connection's
 ``ledger_conn_id`` extra, else the default SQLite file.
@@ -95,7 +96,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the SQL instead of running it (for a DBA to review)",
     )
     commands.add_parser("version", parents=[where], help="the ledger's schema version and this provider's")
+    _privacy_commands(commands, where)
     return parser
+
+
+def _privacy_commands(commands: Any, where: _Parser) -> None:
+    suppress = commands.add_parser(
+        "suppress", parents=[where], help="the do-not-contact list every send obeys"
+    )
+    actions = suppress.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    scope = _Parser(add_help=False)
+    scope.add_argument(
+        "--campaign", help="only this campaign (NAME, or batch:NAME / sequence:NAME); default: everywhere"
+    )
+    add = actions.add_parser("add", parents=[where, scope], help="never contact this person (again)")
+    add.add_argument("person", metavar="PERSON", help="profile ID, profile URL or URN")
+    add.add_argument("--reason", help="why (kept in the ledger)")
+    add.add_argument("--by", metavar="NAME", help="who adds it (default: your OS user name)")
+    remove = actions.add_parser("remove", parents=[where, scope], help="take a person off the list")
+    remove.add_argument("person", metavar="PERSON", help="profile ID, profile URL or URN")
+    show = actions.add_parser("list", parents=[where, scope], help="the list, newest first")
+    show.add_argument("--person", help="only this person's entries")
+    show.add_argument("--format", choices=("table", "json"), default="table")
+    load = actions.add_parser("import", parents=[where], help="add every row of a CSV file (all or nothing)")
+    load.add_argument(
+        "file",
+        metavar="FILE.csv",
+        help=f"columns: {'|'.join(_PERSON_COLUMNS)}, and optional campaign, reason",
+    )
+    load.add_argument("--by", metavar="NAME", help="who imports it (default: your OS user name)")
+
+    person = commands.add_parser(
+        "show-person", parents=[where], help="everything held about one person, as JSON (access requests)"
+    )
+    person.add_argument("person", metavar="PERSON", help="profile ID, profile URL or URN")
+    person.add_argument("--json", action="store_true", help="JSON output (the only format)")
+    forget = commands.add_parser(
+        "forget", parents=[where], help="erase one person's data; they stay on the do-not-contact list"
+    )
+    forget.add_argument("person", metavar="PERSON", help="profile ID, profile URL or URN")
+    forget.add_argument("--by", metavar="NAME", help="who erases (recorded; default: your OS user name)")
+    prune = commands.add_parser(
+        "prune", parents=[where], help="blank message and reply texts older than N days"
+    )
+    prune.add_argument(
+        "--days", type=_count, help="default: [connectsafely] retain_text_days (no default when unset)"
+    )
 
 
 def _location(default: Any) -> _Parser:
@@ -128,6 +174,10 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
         "export": _export,
         "upgrade": _upgrade,
         "version": _version,
+        "suppress": _suppress,
+        "show-person": _show_person,
+        "forget": _forget,
+        "prune": _prune,
     }[args.command]
     try:
         return handler(args, clock or utc_now)
@@ -280,6 +330,187 @@ def _version(args: argparse.Namespace, clock: Clock) -> int:
     print(f"schema:   {version or 'none (no ledger tables yet)'}")
     print(f"provider: {migrations.HEAD} (airflow-provider-connectsafely {__version__})")
     print(f"status:   {status}")
+    return 0
+
+
+#: The CSV columns ``suppress import`` reads the person from, the first present.
+_PERSON_COLUMNS = (
+    "person",
+    "profile_url",
+    "profile_id",
+    "recipient_profile_id",
+    "recipient_profile_urn",
+    "urn",
+)
+
+
+def _suppress(args: argparse.Namespace, clock: Clock) -> int:
+    from airflow_provider_connectsafely.cli import ledger_format as fmt
+    from airflow_provider_connectsafely.ledger.suppressions import MANUAL, SuppressionList
+
+    if args.action == "import":
+        entries = _read_import(args.file)
+    elif args.action in ("add", "remove"):
+        entries = [_checked(args.person, args.campaign, MANUAL, getattr(args, "reason", None), "")]
+    with _opened(args, clock) as ledger:
+        if args.action == "list":
+            found = ledger.suppressions(
+                _checked(args.person, None, MANUAL, None, "")[0] if args.person else None,
+                scope=_scope(args.campaign),
+            )
+            if args.format == "json":
+                print(fmt.dumps([s.to_dict() for s in found]))
+            elif found:
+                rows = [
+                    [
+                        s.person,
+                        s.scope or "everywhere",
+                        s.source,
+                        fmt.iso(s.created_at),
+                        s.created_by or "",
+                        s.reason or "",
+                    ]
+                    for s in found
+                ]
+                print(
+                    fmt.table(
+                        ["person", "scope", "source", "added", "by", "reason"], rows, [60, 30, 8, 25, 20, 60]
+                    )
+                )
+            else:
+                print(
+                    "(the do-not-contact list is empty)"
+                    if not (args.person or args.campaign)
+                    else "(none match)"
+                )
+            return 0
+        if args.action == "remove":
+            person, scope = entries[0][0], _scope(args.campaign)
+            gone = SuppressionList(ledger).remove(person, scope)
+            if not gone:
+                raise CliError(
+                    f"{args.person!r} is not on the do-not-contact list{_where(scope)}; nothing changed"
+                )
+            print(f"removed {person!r} from the do-not-contact list{_where(scope)} ({gone} row(s))")
+            return 0
+        by = args.by.strip() if args.by and args.by.strip() else _os_user()
+        added = SuppressionList(ledger).add(entries, created_by=by)
+    if args.action == "add":
+        if added:
+            print(
+                f"{entries[0][0]!r} is on the do-not-contact list{_where(entries[0][1])}: "
+                "no send to them is claimed"
+            )
+        else:
+            print(f"{entries[0][0]!r} was already on the do-not-contact list{_where(entries[0][1])}")
+    else:
+        print(
+            f"imported {len(entries)} row(s) from {args.file}: {added} new do-not-contact "
+            f"entr{'y' if added == 1 else 'ies'}"
+        )
+    return 0
+
+
+def _checked(
+    person: str, scope: str | None, source: str, reason: str | None, where: str
+) -> tuple[str, str, str, str | None]:
+    from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
+    from airflow_provider_connectsafely.ledger.suppressions import check_entry
+
+    try:
+        return check_entry(person, scope, source, reason, where=where)
+    except ConnectSafelyValidationError as exc:
+        raise CliError(f"{exc.problem}; fix: {exc.fix}; nothing changed") from None
+
+
+def _read_import(path: str) -> list[tuple[str, str, str, str | None]]:
+    """Every row of the file, checked; the first bad one stops the import before any is added."""
+    import csv
+
+    from airflow_provider_connectsafely.ledger.suppressions import IMPORT
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip().lower() for c in reader.fieldnames or []]
+            column = next((c for c in _PERSON_COLUMNS if c in columns), None)
+            if column is None:
+                raise CliError(
+                    f"{path}: no person column in the header (found {', '.join(columns) or 'none'}); "
+                    f"fix: name one column {' or '.join(_PERSON_COLUMNS[:3])}; nothing changed"
+                )
+            entries = []
+            for raw in reader:
+                row = {str(k).strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+                if not any(row.values()):
+                    continue  # a blank line
+                where = f"{path} line {reader.line_num}"
+                entries.append(
+                    _checked(
+                        row.get(column, ""),
+                        row.get("campaign") or row.get("scope"),
+                        IMPORT,
+                        row.get("reason"),
+                        where,
+                    )
+                )
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise CliError(f"{path} is not a readable UTF-8 CSV file ({exc}); nothing changed") from exc
+    return entries
+
+
+def _scope(campaign: str | None) -> str | None:
+    return campaign.strip() if campaign and campaign.strip() else None
+
+
+def _where(scope: str | None) -> str:
+    return f" for campaign {scope!r}" if scope else " (everywhere)" if scope == "" else ""
+
+
+def _show_person(args: argparse.Namespace, clock: Clock) -> int:
+    from airflow_provider_connectsafely.cli import ledger_format as fmt
+
+    person = _checked(args.person, None, "manual", None, "")[0]
+    with _opened(args, clock) as ledger:
+        print(fmt.dumps(ledger.show_person(person)))
+    return 0
+
+
+def _forget(args: argparse.Namespace, clock: Clock) -> int:
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
+
+    person = _checked(args.person, None, "manual", None, "")[0]
+    by = args.by.strip() if args.by and args.by.strip() else _os_user()
+    with _opened(args, clock) as ledger:
+        try:
+            erased = ledger.forget(person, erased_by=by)
+        except ConnectSafelyConfigError as exc:
+            raise CliError(f"{exc.message}; nothing changed") from None
+    print(
+        f"forgotten: {erased.sends} send(s) and {erased.enrollments} enrolment(s) blanked; the person stays "
+        "on the do-not-contact list everywhere under a keyed hash; the erasure is recorded (when, by whom)"
+    )
+    return 0
+
+
+def _prune(args: argparse.Namespace, clock: Clock) -> int:
+    from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
+    from airflow_provider_connectsafely.ledger.locate import retain_text_days
+
+    try:
+        days = args.days if args.days is not None else retain_text_days()
+    except ConnectSafelyConfigError as exc:
+        raise CliError(exc.message) from None
+    if not days:
+        raise CliError("give --days N, or set [connectsafely] retain_text_days; nothing changed")
+    with _opened(args, clock) as ledger:
+        pruned = ledger.prune(days)
+    print(
+        f"pruned texts older than {days} day(s): {pruned.sends} stored API answer(s), {pruned.replies} "
+        f"reply text(s), {pruned.contexts} ended enrolment(s)' template data; states, times and counts kept"
+    )
     return 0
 
 

@@ -221,5 +221,9 @@ def stats_text(
     sequences = [c for c in campaigns if c.enrollments is not None]
     if sequences:
         rows = [[c.campaign, *((c.enrollments or {}).get(s, 0) for s in STATES)] for c in sequences]
-        parts += ["", "Sequences (enrolments)", table(["campaign", *STATES], rows, [40, 8, 8, 8, 8, 8, 8])]
+        parts += [
+            "",
+            "Sequences (enrolments)",
+            table(["campaign", *STATES], rows, [40, *(10 for _ in STATES)]),
+        ]
     return "\n".join(parts)

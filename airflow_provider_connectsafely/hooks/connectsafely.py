@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.api.models import MessageArgs, MessageLimits, MessageRequest
     from airflow_provider_connectsafely.api.reads import PagedRead
     from airflow_provider_connectsafely.api.retry import RetryPolicy
+    from airflow_provider_connectsafely.ledger.store import SendLedger
     from airflow_provider_connectsafely.settings import ConnectionSettings
 
 _Read = TypeVar("_Read", bound="PagedRead")
@@ -119,6 +120,21 @@ class ConnectSafelyHook(BaseHook):
             verify=settings.verify,
             retry_policy=self.retry_policy or RetryPolicy.default(self.max_rate_limit_wait),
         )
+
+    def get_ledger(self, ledger_conn_id: str | None = None) -> SendLedger:
+        """The send ledger the tasks of this connection use (found as every surface finds it:
+        ``ledger_conn_id``, ``[connectsafely] ledger_conn_id``, this connection's
+        ``ledger_conn_id`` extra, the default SQLite file), e.g. to sync the do-not-contact
+        list from a CRM with ``suppress_many``.
+        """
+        from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
+        from airflow_provider_connectsafely.ledger import locate
+
+        try:
+            where = locate.locate(ledger_conn_id, extra_ledger_conn_id=self.settings.ledger_conn_id)
+        except locate.LedgerUnavailable as exc:
+            raise ConnectSafelyConfigError(str(exc)) from exc
+        return locate.open_ledger(where, self.log)
 
     def get_conn(self) -> ConnectSafelyClient:
         return self.client

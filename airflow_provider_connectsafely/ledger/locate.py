@@ -157,6 +157,31 @@ def auto_migrate() -> bool:
     )
 
 
+def erasure_secret() -> str | None:
+    """``[connectsafely] erasure_secret``, or None when unset."""
+    value = _config(defaults.CONFIG_ERASURE_SECRET)
+    return str(value) if value and str(value).strip() else None
+
+
+def retain_text_days() -> int | None:
+    """``[connectsafely] retain_text_days``, or None when unset (texts are kept)."""
+    value = _config(defaults.CONFIG_RETAIN_TEXT_DAYS)
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        days = -1
+    if days < 1:
+        from airflow_provider_connectsafely.errors import ConnectSafelyConfigError
+
+        raise ConnectSafelyConfigError(
+            f"[connectsafely] retain_text_days is {value!r}. Fix: set a whole number of days (1 or "
+            "more), or leave it empty to keep texts (AIRFLOW__CONNECTSAFELY__RETAIN_TEXT_DAYS)"
+        )
+    return days
+
+
 def _config(option: str) -> str | None:
     try:
         from airflow.configuration import conf
@@ -247,10 +272,15 @@ def open_ledger(location: LedgerLocation, task_log: logging.Logger | Any = log) 
         if ledger is None:
             if location.source == DEFAULT:
                 path = Path(location.url.removeprefix("sqlite:///"))
-                ledger = SendLedger.sqlite(path, auto_migrate=auto_migrate())
+                ledger = SendLedger.sqlite(path, auto_migrate=auto_migrate(), erasure_secret=erasure_secret())
                 _warn_if_distributed(task_log, path)
             else:
-                ledger = SendLedger.from_url(location.url, pool_pre_ping=True, auto_migrate=auto_migrate())
+                ledger = SendLedger.from_url(
+                    location.url,
+                    pool_pre_ping=True,
+                    auto_migrate=auto_migrate(),
+                    erasure_secret=erasure_secret(),
+                )
             _OPEN[location.url] = ledger
     return ledger
 
@@ -285,7 +315,9 @@ def open_existing(location: LedgerLocation, clock: Clock = utc_now) -> SendLedge
 
             is_sqlite = make_url(location.url).get_backend_name() == "sqlite"
             try:
-                ledger = SendLedger.from_url(location.url, clock=clock, pool_pre_ping=not is_sqlite)
+                ledger = SendLedger.from_url(
+                    location.url, clock=clock, pool_pre_ping=not is_sqlite, erasure_secret=erasure_secret()
+                )
             except Exception as exc:  # a missing driver, an old SQLite
                 raise LedgerUnavailable(
                     f"Cannot open the send ledger at {where}: {_first_line(exc)}"

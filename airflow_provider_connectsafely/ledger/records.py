@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from airflow_provider_connectsafely.ledger.suppressions import Suppression
 
 #: A send's state in the ledger; defined here once, for every layer and surface.
 SendState = Literal["pending", "sent", "failed", "unknown"]
@@ -135,8 +138,10 @@ class Claim:
     :param claimed: True when the caller must send (and then record the outcome).
     :param token: the claim's token, needed to record the outcome.
     :param entry: the existing row when the claim was refused.
+    :param suppressed: the do-not-contact entry that refused the claim, if one did.
     """
 
     claimed: bool
     token: str | None = None
     entry: LedgerEntry | None = None
+    suppressed: Suppression | None = None

@@ -141,6 +141,31 @@ trigger_state = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# 0007: the do-not-contact list. One row per person and scope; every claim checks it in its
+# own statement. ``person`` is the recipient as the sends key it (a lower-case profile ID, or a
+# URN), or ``hmac:<hex>`` of it once the person was forgotten.
+suppressions = Table(
+    "connectsafely_suppressions",
+    metadata,
+    Column("person", String(512), primary_key=True),
+    Column("scope", String(300), primary_key=True),  # '' everywhere, else one campaign
+    Column("reason", Text),
+    Column("source", String(16), nullable=False),  # manual, import, reply, api
+    Column("created_by", String(256)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# 0007: each erasure (``connectsafely-ledger forget``): when and by whom, never whose.
+erasures = Table(
+    "connectsafely_erasures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+    Column("erased_by", String(256)),
+    Column("sends", Integer, nullable=False),
+    Column("enrollments", Integer, nullable=False),
+)
+
 #: The triggers (and PostgreSQL function) that keep ``send_counts`` equal to a GROUP BY over
 #: ``sends``; migration 0004 installs these same statements.
 _DIMENSIONS = "day, account, campaign, kind, state"

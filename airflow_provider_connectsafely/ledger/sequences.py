@@ -26,7 +26,9 @@ REPLIED = "replied"
 FINISHED = "finished"
 #: Left ``recipients`` while ``on_removed="stop"``.
 REMOVED = "removed"
-STATES = (ACTIVE, REPLIED, FINISHED, FAILED, UNKNOWN, REMOVED)
+#: On the do-not-contact list (a step's claim was refused, or their reply opted out).
+SUPPRESSED = "suppressed"
+STATES = (ACTIVE, REPLIED, FINISHED, FAILED, UNKNOWN, REMOVED, SUPPRESSED)
 #: The states a run still works on (steps may be due, replies are read).
 LIVE = (ACTIVE, UNKNOWN)
 _MAX_TEXT = 4000

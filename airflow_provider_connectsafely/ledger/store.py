@@ -30,6 +30,9 @@ from airflow_provider_connectsafely.ledger.records import (
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from airflow_provider_connectsafely.ledger.privacy import Erased, Pruned
+    from airflow_provider_connectsafely.ledger.suppressions import Suppression
+
 # Bound parameters per IN (...) query; SQLite allows 32,766 since 3.32, PostgreSQL 65,535.
 _CHUNK = 900
 _MAX_ERROR = 2000
@@ -50,18 +53,37 @@ class SendLedger:
     :param auto_migrate: on first use, create or migrate the schema when it is not this
         code's (``[connectsafely] auto_migrate``); when False, refuse instead, changing nothing,
         and name ``connectsafely-ledger upgrade``.
+    :param erasure_secret: the key of the hashes that stand for forgotten people
+        (``[connectsafely] erasure_secret``); never stored in the ledger. Without it, claims
+        cannot recognise a forgotten person and ``forget`` refuses.
     """
 
-    def __init__(self, engine: Engine, *, clock: Clock = utc_now, auto_migrate: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock = utc_now,
+        auto_migrate: bool = True,
+        erasure_secret: bytes | str | None = None,
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.auto_migrate = auto_migrate
+        self.erasure_secret = (
+            erasure_secret.encode("utf-8") if isinstance(erasure_secret, str) else erasure_secret
+        )
         self._schema_ready = False
         self._caps_noted: set[tuple[str, str, datetime, int]] = set()
 
     @classmethod
     def from_url(
-        cls, url: str, *, clock: Clock = utc_now, auto_migrate: bool = True, **engine_kwargs: Any
+        cls,
+        url: str,
+        *,
+        clock: Clock = utc_now,
+        auto_migrate: bool = True,
+        erasure_secret: bytes | str | None = None,
+        **engine_kwargs: Any,
     ) -> SendLedger:
         """Open a ledger at a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``)."""
         from sqlalchemy import create_engine, event
@@ -70,16 +92,25 @@ class SendLedger:
         if engine.dialect.name == "sqlite":
             _check_sqlite_version()
             event.listen(engine, "connect", _sqlite_pragmas)
-        return cls(engine, clock=clock, auto_migrate=auto_migrate)
+        return cls(engine, clock=clock, auto_migrate=auto_migrate, erasure_secret=erasure_secret)
 
     @classmethod
-    def sqlite(cls, path: str | Path, *, clock: Clock = utc_now, auto_migrate: bool = True) -> SendLedger:
+    def sqlite(
+        cls,
+        path: str | Path,
+        *,
+        clock: Clock = utc_now,
+        auto_migrate: bool = True,
+        erasure_secret: bytes | str | None = None,
+    ) -> SendLedger:
         """A SQLite ledger file (WAL journal, 30 s busy timeout), its folder created if needed."""
         file = Path(path)
         file.parent.mkdir(parents=True, exist_ok=True)
-        return cls.from_url(f"sqlite:///{file}", clock=clock, auto_migrate=auto_migrate)
+        return cls.from_url(
+            f"sqlite:///{file}", clock=clock, auto_migrate=auto_migrate, erasure_secret=erasure_secret
+        )
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # never the erasure secret
         return f"SendLedger({self.describe()})"
 
     def describe(self) -> str:
@@ -196,10 +227,14 @@ class SendLedger:
         Succeeds when the key is new, when its last attempt failed in a way that proves
         nothing was delivered, or when its state is in ``take_over`` (e.g. ``unknown`` for
         an explicit resend). Otherwise returns the existing row and the caller must not send.
+        Never succeeds for a person on the do-not-contact list (for everywhere or for the key's
+        campaign): the same statement that claims checks the list, and the refusal names the
+        suppression (``Claim.suppressed``).
         """
         from sqlalchemy import update
         from sqlalchemy.exc import IntegrityError
 
+        from airflow_provider_connectsafely.ledger import suppressions
         from airflow_provider_connectsafely.ledger.schema import sends
 
         self.ensure_schema()
@@ -222,10 +257,16 @@ class SendLedger:
             "created_at": now,
             "updated_at": now,
         }
+        allowed = ~suppressions.blocking(
+            suppressions.claim_persons(send.recipient, self.erasure_secret, send.dedupe_key),
+            suppressions.claim_scopes(send.dedupe_key),
+        )
         try:
             with self.engine.begin() as conn:
+                suppressions.lock_for_claim(conn)
                 inserted = (
-                    conn.execute(self.insert_if_absent(sends, values, "dedupe_key")).first() is not None
+                    conn.execute(self.insert_if_absent(sends, values, "dedupe_key", where=allowed)).first()
+                    is not None
                 )
         except IntegrityError:
             inserted = False
@@ -233,8 +274,11 @@ class SendLedger:
             return Claim(claimed=True, token=token)
 
         existing = self.get(send.dedupe_key)
-        if existing is None:  # deleted under us: try once more from the start
-            return self.claim(send, take_over=take_over)
+        if existing is None:
+            blocked = self._suppression(send)
+            if blocked is not None:
+                return Claim(claimed=False, suppressed=blocked)
+            return self.claim(send, take_over=take_over)  # deleted under us: once more
         if not (existing.may_send_again or existing.state in take_over):
             return Claim(claimed=False, entry=existing)
         retake = (
@@ -242,6 +286,7 @@ class SendLedger:
             .where(sends.c.dedupe_key == send.dedupe_key)
             .where(sends.c.state == existing.state)
             .where(sends.c.attempts == existing.attempts)
+            .where(allowed)
             .values(
                 state=PENDING,
                 claim_token=token,
@@ -258,9 +303,16 @@ class SendLedger:
             )
         )
         with self.engine.begin() as conn:
+            suppressions.lock_for_claim(conn)
             if conn.execute(retake).rowcount == 1:
                 return Claim(claimed=True, token=token)
-        return Claim(claimed=False, entry=self.get(send.dedupe_key))
+        blocked = self._suppression(send)
+        return Claim(claimed=False, entry=self.get(send.dedupe_key), suppressed=blocked)
+
+    def _suppression(self, send: NewSend) -> Suppression | None:
+        from airflow_provider_connectsafely.ledger.suppressions import SuppressionList
+
+        return SuppressionList(self).for_send(send.recipient, send.dedupe_key)
 
     def mark_sent(self, dedupe_key: str, token: str, response: dict[str, Any]) -> None:
         """Record a delivery with the API's answer, and the conversation it landed in when the
@@ -342,6 +394,101 @@ class SendLedger:
         with self.engine.begin() as conn:
             return bool(conn.execute(query).rowcount)
 
+    # -- the do-not-contact list ------------------------------------------------------------
+
+    def suppress(
+        self,
+        person: str,
+        *,
+        scope: str | None = None,
+        reason: str | None = None,
+        source: str = "api",
+        created_by: str | None = None,
+    ) -> int:
+        """Put a person on the do-not-contact list: no send to them is claimed from the moment
+        this returns (a claim in progress either committed before, or sees it).
+
+        :param person: a profile ID, profile URL or URN.
+        :param scope: a campaign (``spring``, or ``batch:spring`` for that kind only); None or
+            ``''`` for everywhere.
+        :param reason: a note kept with the entry.
+        :param source: ``manual``, ``import``, ``reply`` or ``api``.
+        :param created_by: who adds it.
+        :returns: how many rows were added (0 when already on the list; more with aliases).
+        :raises ConnectSafelyValidationError: a malformed person or source.
+        """
+        from airflow_provider_connectsafely.ledger.suppressions import SuppressionList, check_entry
+
+        return SuppressionList(self).add([check_entry(person, scope, source, reason)], created_by=created_by)
+
+    def suppress_many(
+        self, rows: Iterable[dict[str, Any]], *, source: str = "import", created_by: str | None = None
+    ) -> int:
+        """Add many entries (dicts with ``person`` and optional ``scope``, ``reason``,
+        ``source``) in one transaction: every row is checked first, and one bad row adds none.
+
+        :raises ConnectSafelyValidationError: naming the first bad row (``row N``, from 1).
+        """
+        from airflow_provider_connectsafely.ledger.suppressions import SuppressionList, check_entry
+
+        checked = [
+            check_entry(
+                row.get("person", ""),
+                row.get("scope"),
+                row.get("source") or source,
+                row.get("reason"),
+                where=f"row {number}",
+            )
+            for number, row in enumerate(rows, start=1)
+        ]
+        return SuppressionList(self).add(checked, created_by=created_by)
+
+    def unsuppress(self, person: str, *, scope: str | None = None) -> int:
+        """Take a person off the list (one scope, or every scope when None); how many rows went."""
+        from airflow_provider_connectsafely.ledger.suppressions import SuppressionList, person_key
+
+        return SuppressionList(self).remove(person_key(person), scope)
+
+    def suppressions(self, person: str | None = None, *, scope: str | None = None) -> list[Suppression]:
+        """The do-not-contact list, newest first; only one person's, or one scope's, when given."""
+        from airflow_provider_connectsafely.ledger.suppressions import SuppressionList, person_key
+
+        return SuppressionList(self).entries(person_key(person) if person else None, scope=scope)
+
+    def suppressed(self, recipient: str, dedupe_key: str = "") -> Suppression | None:
+        """The entry that would stop a send to ``recipient`` under ``dedupe_key`` (its
+        campaign), or None. Claims check this themselves; this is for callers that send
+        without a claim (the notifier) and for dry runs."""
+        from airflow_provider_connectsafely.ledger.suppressions import SuppressionList
+
+        self.ensure_schema()
+        return SuppressionList(self).for_send(recipient, dedupe_key)
+
+    # -- privacy -----------------------------------------------------------------------------
+
+    def forget(self, person: str, *, erased_by: str | None = None) -> Erased:
+        """Erase everything personal about one person, keep them suppressed under a keyed hash,
+        and record the erasure (see :func:`~airflow_provider_connectsafely.ledger.privacy.forget`).
+
+        :raises ConnectSafelyConfigError: no erasure secret is configured.
+        :raises ConnectSafelyValidationError: a malformed person.
+        """
+        from airflow_provider_connectsafely.ledger import privacy
+
+        return privacy.forget(self, person, erased_by=erased_by)
+
+    def show_person(self, person: str) -> dict[str, Any]:
+        """Everything held about one person (for an access request), JSON-ready."""
+        from airflow_provider_connectsafely.ledger import privacy
+
+        return privacy.show_person(self, person)
+
+    def prune(self, days: int) -> Pruned:
+        """Blank message and reply texts older than ``days``; states, times and counts stay."""
+        from airflow_provider_connectsafely.ledger import privacy
+
+        return privacy.prune(self, days)
+
     def _finish(self, dedupe_key: str, token: str, **values: Any) -> None:
         from sqlalchemy import update
 
@@ -357,23 +504,29 @@ class SendLedger:
             if conn.execute(query).rowcount != 1:
                 raise LookupError(f"ledger row {dedupe_key!r} is no longer held by this claim")
 
-    def insert_if_absent(self, table: Any, values: dict[str, Any], returning: str) -> Any:
-        """An INSERT that adds nothing when the primary key exists; its RETURNING row says
-        whether it won (rowcount is -1 with some drivers)."""
+    def insert_if_absent(
+        self, table: Any, values: dict[str, Any], returning: str, *, where: Any = None
+    ) -> Any:
+        """An INSERT that adds nothing when the primary key exists (nor when ``where``, a
+        condition checked in the same statement, is false); its RETURNING row says whether it
+        won (rowcount is -1 with some drivers)."""
+        from sqlalchemy import insert, literal, select
+
         dialect = self.engine.dialect.name
-        query: Any
+        make: Any
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            query = pg_insert(table).values(**values).on_conflict_do_nothing()
+            from sqlalchemy.dialects.postgresql import insert as make
         elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            query = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+            from sqlalchemy.dialects.sqlite import insert as make
         else:
-            from sqlalchemy import insert
-
-            query = insert(table).values(**values)  # other databases: IntegrityError on conflict
+            make = insert  # other databases: IntegrityError on conflict
+        if where is None:
+            query = make(table).values(**values)
+        else:
+            row = select(*(literal(v, table.c[k].type).label(k) for k, v in values.items())).where(where)
+            query = make(table).from_select(list(values), row)
+        if make is not insert:
+            query = query.on_conflict_do_nothing()
         return query.returning(table.c[returning])
 
 

@@ -41,6 +41,10 @@ class ConnectSafelyNotifier(BaseNotifier):
     :param account_id: the LinkedIn account to send from; the connection's ``account_id``
         extra, else the API's default account, when None.
     :param connectsafely_conn_id: the ConnectSafely connection.
+    :param respect_do_not_contact: look the recipient up on the ledger's do-not-contact list
+        first and send nothing (a log line says so) when they are on it; False for a recipient
+        who must get the alert whatever (an on-call engineer). The notifier claims nothing in
+        the ledger: this is a check, not a claim.
     :param context: the Airflow context, for awaiting the notifier directly
         (``await ConnectSafelyNotifier(..., context=context)``); callbacks pass it themselves.
     """
@@ -67,6 +71,7 @@ class ConnectSafelyNotifier(BaseNotifier):
         message_type: str = "normal",
         account_id: str | None = None,
         connectsafely_conn_id: str = defaults.CONN_ID,
+        respect_do_not_contact: bool = True,
         context: Context | None = None,
     ) -> None:
         super().__init__(context=context)
@@ -77,6 +82,7 @@ class ConnectSafelyNotifier(BaseNotifier):
         self.message_type = message_type
         self.account_id = account_id
         self.connectsafely_conn_id = connectsafely_conn_id
+        self.respect_do_not_contact = respect_do_not_contact
         # Rendering replaces the attributes in place. One notifier object often serves several
         # callbacks (``default_args``, a DAG and its tasks, ``dag.test()`` in one process), so
         # keep the templates and render each call from them, not from the last call's output.
@@ -116,7 +122,12 @@ class ConnectSafelyNotifier(BaseNotifier):
 
         return self.hook.build_request(**{name: getattr(self, name) for name in MESSAGE_FIELDS})
 
-    def _send(self, request: MessageRequest) -> dict[str, Any]:
+    def _send(self, request: MessageRequest) -> dict[str, Any] | None:
+        if self.respect_do_not_contact:
+            reason = self._suppressed(request)
+            if reason is not None:
+                self.log.warning("LinkedIn notification to %s not sent: %s", request.recipient, reason)
+                return None
         answer = self.hook.send_request(request)
         self.log.info(
             "LinkedIn notification sent to %s (%s)",
@@ -124,6 +135,18 @@ class ConnectSafelyNotifier(BaseNotifier):
             answer.get("recipientProfileUrn", "no URN"),
         )
         return answer
+
+    def _suppressed(self, request: MessageRequest) -> str | None:
+        """Why the recipient must not be contacted, or None (also when there is no ledger yet)."""
+        from pathlib import Path
+
+        from airflow_provider_connectsafely.ledger import locate
+
+        location = locate.locate(connectsafely_conn_id=self.connectsafely_conn_id)
+        if location.source == locate.DEFAULT and not Path(location.url.removeprefix("sqlite:///")).is_file():
+            return None
+        entry = locate.open_ledger(location, self.log).suppressed(request.recipient)
+        return entry.describe() if entry is not None else None
 
     def notify(self, context: Context) -> None:
         """Send the message (callbacks call this after rendering the templates).

@@ -125,6 +125,7 @@ class ConnectSafelyBaseOperator(BaseOperator):
             raise ConnectSafelyConfigError(str(exc)) from exc
         ledger = locate.open_ledger(where, self.log)
         self.log.info("Send ledger: %s", where.describe())
+        self._prune_if_due(ledger, locate.retain_text_days())
         self._ledger_in_use = ledger.describe()
         return ledger
 
@@ -147,6 +148,20 @@ class ConnectSafelyBaseOperator(BaseOperator):
             if accounts is None
             else lambda account: accounts.limits.get(account, limit or None),
         )
+
+    def _prune_if_due(self, ledger: SendLedger, days: int | None) -> None:
+        """``[connectsafely] retain_text_days``: the first task of a UTC day blanks older texts."""
+        from airflow_provider_connectsafely.ledger.privacy import prune_if_due
+
+        pruned = prune_if_due(ledger, days)
+        if pruned is not None:
+            self.log.info(
+                "Retention (%d days): blanked %d stored answer(s), %d reply text(s), %d enrolment data",
+                days,
+                pruned.sends,
+                pruned.replies,
+                pruned.contexts,
+            )
 
     def _daily_limit(self) -> int:
         for limit in (self.daily_limit, self.hook.settings.daily_limit):

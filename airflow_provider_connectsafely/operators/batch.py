@@ -206,6 +206,7 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
             log=self.log,
             windows=self._windows(ledger, self.timezone_field),
             accounts=accounts,
+            ledger=ledger if self.use_ledger else None,
         )
 
     def campaign_name(self, context: Context) -> str:

@@ -61,6 +61,11 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         (templated): a dict for named placeholders, a list for positional ones, as for the
         batch operator.
     :param stop_on_reply: read replies before sending follow-ups and stop for those who replied.
+    :param opt_out: whether a reply that asks to stop (see
+        :mod:`~airflow_provider_connectsafely.outreach.opt_out`) puts the person on the
+        do-not-contact list everywhere: True (the default phrases, English, German, French,
+        Spanish), False, a list of phrases (instead of them), an ``OptOutDetector`` (e.g. to
+        extend them) or a callable taking the reply's text.
     :param on_removed: ``continue`` (default) or ``stop`` for enrolled people missing from
         this run's recipients.
     :param messaging_channel: ``auto``, ``sales_navigator`` or ``linkedin_inbox``.
@@ -117,6 +122,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         recipients_conn_id: str | None = None,
         recipients_parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         stop_on_reply: bool = True,
+        opt_out: Any = True,
         on_removed: str = "continue",
         messaging_channel: str | None = None,
         min_interval: float = 0.0,
@@ -150,6 +156,10 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         self.recipients_conn_id = recipients_conn_id
         self.recipients_parameters = recipients_parameters
         self.stop_on_reply = stop_on_reply
+        from airflow_provider_connectsafely.outreach.opt_out import detector
+
+        self.opt_out = opt_out
+        self._opt_out = detector(opt_out)  # a bad setting fails here, before any request
         self.on_removed = on_removed
         self.messaging_channel = messaging_channel
         self.min_interval = min_interval
@@ -208,6 +218,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 accounts=accounts,
                 invitations=self._invitations(ledger),
                 render_note=self._note_renderer(context),
+                opt_out=self._opt_out,
             )
             try:
                 result = sequence.execute(items, dry_run=self.is_dry_run, present=present, known=known)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.ledger.records import SENT as LEDGER_SENT
 from airflow_provider_connectsafely.ledger.records import NewSend
+from airflow_provider_connectsafely.ledger.suppressions import SUPPRESSED
 from airflow_provider_connectsafely.outreach import outcomes as status
 from airflow_provider_connectsafely.outreach.delivery import account_key, recipient_identity
 from airflow_provider_connectsafely.outreach.outcomes import Outcome, counts, counts_text
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.api.models import MessageRequest
     from airflow_provider_connectsafely.errors import ConnectSafelyError
     from airflow_provider_connectsafely.ledger.records import LedgerEntry
+    from airflow_provider_connectsafely.ledger.store import SendLedger
     from airflow_provider_connectsafely.outreach.accounts import AccountPool
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender
     from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
@@ -169,6 +171,8 @@ class BatchRun:
     :param windows: the sending window on each recipient's clock; None: send any time.
     :param accounts: several LinkedIn accounts to spread the recipients over (each request's
         own account is then replaced); None sends from each request's account.
+    :param ledger: the ledger a dry run reads the do-not-contact list from (sends read it
+        through their claims).
     """
 
     sender: GuardedSender | None
@@ -182,6 +186,7 @@ class BatchRun:
     sleep: Callable[[float], None] = time.sleep
     windows: RecipientWindows | None = None
     accounts: AccountPool | None = None
+    ledger: SendLedger | None = None
 
     def send_all(self, items: list[BatchItem], known: dict[str, LedgerEntry]) -> list[Outcome]:
         """Send to every valid item once; ``known`` holds the items' ledger rows, read in bulk.
@@ -316,12 +321,16 @@ class BatchRun:
         if self.accounts is not None:
             self.accounts.remember(i.identity for i in items if i.identity and i.request is not None)
         done = []
+        blocked = self._suppressed(items)
         for item in items:
             entry = known.get(item.key or "")
             if item.error is not None or item.request is None:
                 done.append(invalid(item))
             elif entry is not None and entry.state == LEDGER_SENT:
                 done.append(Outcome(status.SKIPPED, item.recipient, reason="already sent"))
+            elif item.identity in blocked:
+                reason = f"{SUPPRESSED}: on the do-not-contact list"
+                done.append(Outcome(status.SKIPPED, item.recipient, item.key, reason=reason, suppressed=True))
             else:
                 note = self.windows.note(self.windows.timezone_of(item.data)) if self.windows else None
                 account: str | None = account_key(item.request)
@@ -339,6 +348,18 @@ class BatchRun:
                     )
                 )
         return done
+
+    def _suppressed(self, items: list[BatchItem]) -> set[str]:
+        """The identities of ``items`` on the do-not-contact list for this campaign (a dry
+        run's preview; real sends are refused by their claims)."""
+        ledger = self.ledger
+        keyed = [item for item in items if item.identity and item.key]
+        if ledger is None or not keyed:
+            return set()
+        from airflow_provider_connectsafely.ledger.suppressions import SuppressionList
+
+        assert keyed[0].key is not None
+        return SuppressionList(ledger).suppressed_among([i.identity or "" for i in keyed], keyed[0].key)
 
     def _would_send_from(self, identity: str) -> str | None:
         """The pool's account for ``identity``, counted as if sent; None when every one it

@@ -12,7 +12,12 @@ from airflow_provider_connectsafely import defaults, errors
 from airflow_provider_connectsafely.clock import Clock
 from airflow_provider_connectsafely.ledger.records import CONNECT, DEFAULT_ACCOUNT, LedgerEntry, NewSend
 from airflow_provider_connectsafely.outreach import caps
-from airflow_provider_connectsafely.outreach.delivery import _UNSET, GuardedSender, WaitRequired
+from airflow_provider_connectsafely.outreach.delivery import (
+    _UNSET,
+    GuardedSender,
+    WaitRequired,
+    suppressed_outcome,
+)
 from airflow_provider_connectsafely.outreach.outcomes import SKIPPED, Outcome
 
 if TYPE_CHECKING:
@@ -112,6 +117,11 @@ class ConnectSender(GuardedSender["ConnectRequest"]):
                 settled = self._settled(existing, request.recipient, spec)
                 if settled is not None:
                     return settled
+        if self._relationship is not None and self.ledger is not None and spec is not None:
+            # The claim refuses a suppressed person anyway; asking first saves the lookup.
+            blocked = self.ledger.suppressed(spec.recipient, spec.dedupe_key)
+            if blocked is not None:
+                return suppressed_outcome(request.recipient, spec.dedupe_key, blocked.describe())
         skipped = self._skip_if_related(request, spec)
         if skipped is not None:
             return skipped

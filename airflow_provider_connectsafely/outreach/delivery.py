@@ -76,6 +76,11 @@ def recipient_identity(request: MessageRequest) -> str:
     return (request.recipient_profile_id or "").lower() or request.recipient_profile_urn or ""
 
 
+def suppressed_outcome(recipient: str, key: str | None, reason: str) -> Outcome:
+    """A send not made because the person is on the do-not-contact list."""
+    return Outcome(SKIPPED, recipient, key, reason=reason, suppressed=True)
+
+
 #: Why a claim whose try never recorded an outcome is ``unknown``.
 ABANDONED = (
     "the try that claimed it stopped before recording an outcome (a crash, a killed worker or a "
@@ -159,6 +164,8 @@ class GuardedSender(Generic[_Request]):
         self._check_cap(spec.account)
         take_over = (PENDING, UNKNOWN) if self.on_unknown == "resend" else ()
         claim = self.ledger.claim(spec, take_over=take_over)
+        if claim.suppressed is not None:
+            return suppressed_outcome(request.recipient, spec.dedupe_key, claim.suppressed.describe())
         if not claim.claimed:
             assert claim.entry is not None
             return self._settled(claim.entry, request.recipient, spec) or Outcome(

@@ -13,7 +13,8 @@ from airflow_provider_connectsafely import errors
 # sent, failed and unknown are the ledger's states of the same names: defined there, once.
 from airflow_provider_connectsafely.ledger.records import FAILED, SENT, UNKNOWN
 
-#: Already sent under this key: safe to treat as contacted.
+#: Already sent under this key (safe to treat as contacted), or the person is on the
+#: do-not-contact list (the reason starts with ``suppressed``; ``Outcome.suppressed``).
 SKIPPED = "skipped"
 #: Another task holds the key and is sending it right now.
 IN_FLIGHT = "in_flight"
@@ -37,6 +38,7 @@ class Outcome:
     :param error: the provider error behind a failure.
     :param message: the rendered text (dry runs only).
     :param account: the LinkedIn account it would go from (dry runs only).
+    :param suppressed: skipped because the person is on the do-not-contact list.
     """
 
     status: str
@@ -47,6 +49,7 @@ class Outcome:
     error: errors.ConnectSafelyError | None = field(default=None, repr=False)
     message: str | None = None
     account: str | None = None
+    suppressed: bool = False
 
     @property
     def stops_batch(self) -> bool:

@@ -15,6 +15,7 @@ from airflow_provider_connectsafely.clock import Clock, parse_utc
 from airflow_provider_connectsafely.errors import ConnectSafelyError
 from airflow_provider_connectsafely.ledger import sequences as state
 from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT
+from airflow_provider_connectsafely.outreach.opt_out import OptOutDetector, suppress_if_opted_out
 
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.ledger.sequences import Enrollment, SequenceStore
@@ -47,6 +48,8 @@ class ReplyCheck:
     :param refused: called with the account and the reason when reading its messages is
         refused (401/403); that account's replies are not read this run (its people must wait).
         None: the error is raised.
+    :param opt_out: decides whether a reply asks to stop; such a reply also puts the person
+        on the do-not-contact list everywhere. None: replies only stop this sequence.
     """
 
     campaign: str
@@ -56,6 +59,7 @@ class ReplyCheck:
     due: Callable[[Enrollment], int | None]
     log: Any
     refused: Callable[[str, str], None] | None = None
+    opt_out: OptOutDetector | None = None
 
     def run(self) -> list[Enrollment]:
         """Mark those who replied since their first step, for every live enrolment of the
@@ -141,8 +145,14 @@ class ReplyCheck:
             when = _parse_time(reply.get("sentAt"))
             if when is None or enrollment.first_sent_at is None or when <= enrollment.first_sent_at:
                 continue
-            if self.store.mark_replied(enrollment, when, str(reply.get("text") or "")):
+            text = str(reply.get("text") or "")
+            if self.store.mark_replied(enrollment, when, text):
                 marked.append(enrollment)
+                if suppress_if_opted_out(self.store.ledger, self.opt_out, enrollment.recipient, text):
+                    self.log.info(
+                        "Recipient %s opted out in their reply: on the do-not-contact list everywhere now",
+                        enrollment.recipient,
+                    )
             self.log.info(
                 "Recipient %s replied at %s: the sequence stops for them", enrollment.recipient, when
             )

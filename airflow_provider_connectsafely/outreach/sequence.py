@@ -21,6 +21,7 @@ from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT, NewSe
 from airflow_provider_connectsafely.outreach import outcomes as status
 from airflow_provider_connectsafely.outreach.batch import PROBLEMS_LOGGED, BatchItem, invalid
 from airflow_provider_connectsafely.outreach.delivery import WaitRequired
+from airflow_provider_connectsafely.outreach.opt_out import OptOutDetector
 from airflow_provider_connectsafely.outreach.outcomes import Outcome
 from airflow_provider_connectsafely.outreach.reply_check import ReplyCheck, ReplyReader
 
@@ -70,6 +71,8 @@ class SequenceRun:
     :param invitations: sends the connect steps and reads acceptance (needed when a step is
         a connect step).
     :param render_note: ``(step, enrollment data, step number) -> note`` of a connect step.
+    :param opt_out: decides whether a reply asks to stop (the person is then suppressed
+        everywhere); None: a reply only stops this sequence.
     """
 
     campaign: str
@@ -89,6 +92,7 @@ class SequenceRun:
     accounts: AccountPool | None = None
     invitations: Invitations | None = None
     render_note: Callable[[SequenceStep, dict[str, Any], int], str | None] | None = None
+    opt_out: OptOutDetector | None = None
     #: Why this run stopped sending (every account out of rotation, or the only one refused).
     stopped: str | None = field(default=None, init=False)
     #: The due steps' ledger rows, read in bulk before sending (see :meth:`_prefetch`).
@@ -138,7 +142,14 @@ class SequenceRun:
         replied: list[Enrollment] = []
         if self.replies is not None:
             check = ReplyCheck(
-                self.campaign, self.store, self.replies, self._now, self.due_step, self.log, self._refused
+                self.campaign,
+                self.store,
+                self.replies,
+                self._now,
+                self.due_step,
+                self.log,
+                self._refused,
+                self.opt_out,
             )
             replied = check.run()
         counts = self.store.counts(self.campaign)
@@ -333,6 +344,12 @@ class SequenceRun:
 
     def _record(self, enrollment: Enrollment, index: int, key: str, outcome: Outcome) -> Outcome:
         """Move the enrolment on after a step's outcome."""
+        if outcome.suppressed:
+            self.store.set_state(enrollment, state.SUPPRESSED, error=outcome.reason)
+            self.log.info(
+                "Recipient %s: %s: the sequence ends for them", enrollment.recipient, outcome.reason
+            )
+            return outcome
         if outcome.status in (status.SENT, status.SKIPPED):
             answer = outcome.response or {}
             sent_at = self._sent_at(answer, key, outcome.status)

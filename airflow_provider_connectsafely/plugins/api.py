@@ -1,7 +1,7 @@
 """The FastAPI app the plugin mounts at ``/connectsafely`` in the Airflow API server.
 
 Every route asks the API server's own auth manager: reading needs read access to DAGs
-(``requires_access_dag("GET")``), settling needs edit access to DAG runs
+(``requires_access_dag("GET")``), settling and "Do not contact" need edit access to DAG runs
 (``requires_access_dag("PUT", DagAccessEntity.RUN)``). The caller is the JWT of the Airflow
 UI (its ``_token`` cookie, which a same-origin fetch sends) or an ``Authorization: Bearer``
 header. Nothing here migrates the ledger nor returns a secret.
@@ -171,6 +171,24 @@ def create_app(
                 409, f"No pending or unknown send has that key (only {PENDING} or {UNKNOWN} can be settled)."
             )
         return {"settled": data.row_json(entry, _ui_root(request))}
+
+    @app.post("/api/do-not-contact")
+    def do_not_contact(
+        user: Settler,
+        dedupe_key: Annotated[str, Body(min_length=1, max_length=512)],
+        note: Annotated[str, Body(min_length=1, max_length=2000)],
+    ) -> dict[str, Any]:
+        """Put the person a send went to on the do-not-contact list everywhere, with a note
+        (a JSON object ``{"dedupe_key", "note"}``); the same permission as settling."""
+        if not note.strip():
+            raise HTTPException(422, "A note is required: say why they must not be contacted.")
+        try:
+            person = data.do_not_contact(ledger(), dedupe_key, note, added_by=user)
+        except ValueError as exc:
+            raise HTTPException(409, str(exc).capitalize() + ".") from exc
+        if person is None:
+            raise HTTPException(404, "No send has that key.")
+        return {"do_not_contact": person}
 
     return app
 

@@ -214,6 +214,7 @@ def sends_page(
     with ledger.engine.connect() as conn:
         entries = [_entry(row) for row in conn.execute(rows).mappings()]
         count = int(conn.execute(total).scalar_one())
+        flagged = _on_the_list(conn, [person_of(entry) for entry in entries])
     capped = count > MAX_COUNTED
     count = min(count, MAX_COUNTED)
     return {
@@ -222,8 +223,53 @@ def sends_page(
         "total": count,
         "total_capped": capped,
         "pages": max((count + size - 1) // size, 1),
-        "rows": [row_json(entry, ui_root) for entry in entries],
+        "rows": [
+            {**row_json(entry, ui_root), "do_not_contact": person_of(entry) in flagged} for entry in entries
+        ],
     }
+
+
+def person_of(entry: LedgerEntry) -> str | None:
+    """The person a send went to, as the do-not-contact list keys them; None for a send that
+    names only a conversation."""
+    from airflow_provider_connectsafely.ledger.suppressions import key_person, recipient_key
+
+    person = key_person(entry.dedupe_key) or recipient_key(entry.recipient)
+    return None if person.startswith("urn:li:msg_conversation") else person
+
+
+def _on_the_list(conn: Any, people: list[str | None]) -> set[str]:
+    """Which of ``people`` are on the do-not-contact list everywhere."""
+    from sqlalchemy import select
+
+    from airflow_provider_connectsafely.ledger.schema import suppressions
+    from airflow_provider_connectsafely.ledger.suppressions import EVERYWHERE
+
+    wanted = sorted({p for p in people if p})
+    if not wanted:
+        return set()
+    query = select(suppressions.c.person).where(
+        suppressions.c.person.in_(wanted), suppressions.c.scope == EVERYWHERE
+    )
+    return set(conn.execute(query).scalars())
+
+
+def do_not_contact(ledger: SendLedger, dedupe_key: str, note: str, added_by: str) -> str | None:
+    """Put the person a send went to on the do-not-contact list everywhere (source
+    ``manual``, the note as the reason); the person, or None when no send has that key.
+
+    :raises ValueError: the send names no person (only a conversation), or no note.
+    """
+    if not note.strip():
+        raise ValueError("a note is required")
+    entry = ledger.get(dedupe_key)
+    if entry is None:
+        return None
+    person = person_of(entry)
+    if person is None:
+        raise ValueError("this send names a conversation, not a person: add them from the command line")
+    ledger.suppress(person, reason=note.strip(), source="manual", created_by=added_by)
+    return person
 
 
 def _starts_with(ledger: SendLedger, column: Any, text: str) -> Any:

@@ -51,6 +51,10 @@ class LinkedInReplySensor(BaseSensorOperator):
     :param poke_interval: seconds (or timedelta) between polls.
     :param timeout: seconds (or timedelta) to wait before failing, or skipping with
         ``soft_fail=True``. The trigger enforces it itself, so it also holds in ``dag.test()``.
+    :param opt_out: whether a reply that asks to stop puts its sender on the ledger's
+        do-not-contact list everywhere (on the worker, after the wait): True (the default
+        phrases), False, a list of phrases (instead of them), an ``OptOutDetector`` or a
+        callable taking the reply's text.
     :param deferrable: wait in the triggerer (True) or poke from a worker (False). Default:
         Airflow's ``[operators] default_deferrable``, read when the sensor is built (Airflow
         ships it ``false``; True when the option is missing altogether).
@@ -69,6 +73,7 @@ class LinkedInReplySensor(BaseSensorOperator):
         poke_interval: timedelta | float = 300,
         timeout: timedelta | float = timedelta(days=7),
         deferrable: bool | None = None,
+        opt_out: Any = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
@@ -80,6 +85,10 @@ class LinkedInReplySensor(BaseSensorOperator):
             deferrable = conf.getboolean("operators", "default_deferrable", fallback=True)
         self.deferrable = deferrable
         self._hold_until: datetime | None = None
+        from airflow_provider_connectsafely.outreach.opt_out import detector
+
+        self.opt_out = opt_out
+        self._opt_out = detector(opt_out)  # a bad setting fails here, before any request
 
     @cached_property
     def hook(self) -> ConnectSafelyHook:
@@ -116,7 +125,7 @@ class LinkedInReplySensor(BaseSensorOperator):
                 raise AirflowSkipException(f"Skipping: {exc}") from exc
             raise
         if reply is not None:
-            return reply
+            return self._respect(reply)
         self.log.info("Waiting in the triggerer for a reply in %s after %s", self.conversation_urn, since)
         self.defer(
             trigger=LinkedInReplyTrigger(
@@ -141,7 +150,7 @@ class LinkedInReplySensor(BaseSensorOperator):
         if status == "success":
             reply = event["reply"]  # type: ignore[index]
             self.log.info("Reply %s: %r", reply.get("messageUrn"), reply.get("text"))
-            return reply
+            return self._respect(reply)
         if status == "timeout":
             raise _sensor_timeout(
                 f"No reply in {self.conversation_urn} after {event['since']} "  # type: ignore[index]
@@ -152,7 +161,22 @@ class LinkedInReplySensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         reply = self._find_reply(self._since(context))
-        return False if reply is None else PokeReturnValue(is_done=True, xcom_value=reply)
+        return False if reply is None else PokeReturnValue(is_done=True, xcom_value=self._respect(reply))
+
+    def _respect(self, reply: dict[str, Any]) -> dict[str, Any]:
+        """A reply that asks to stop puts its sender on the do-not-contact list everywhere
+        (source ``reply``) and comes back with ``optOut: true``."""
+        found = self._opt_out
+        person = reply.get("senderProfileId") or reply.get("senderProfileUrn")
+        if found is None or not person or not found(reply.get("text")):
+            return reply
+        from airflow_provider_connectsafely.ledger import locate
+        from airflow_provider_connectsafely.outreach.opt_out import suppress_if_opted_out
+
+        ledger = locate.open_ledger(locate.locate(connectsafely_conn_id=self.connectsafely_conn_id), self.log)
+        suppress_if_opted_out(ledger, found, str(person), reply.get("text"))
+        self.log.info("The reply opts out: %s is on the do-not-contact list everywhere now", person)
+        return {**reply, "optOut": True}
 
     def _find_reply(self, since: datetime) -> dict[str, Any] | None:
         """Poll once: the first reply after ``since``, or None (none yet, or a failure that

@@ -25,6 +25,7 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_connectsafely import defaults
 from airflow_provider_connectsafely.clock import parse_utc
+from airflow_provider_connectsafely.outreach.opt_out import detector, suppress_if_opted_out
 from airflow_provider_connectsafely.triggers import watermark
 from airflow_provider_connectsafely.triggers.polling import (
     in_thread,
@@ -70,6 +71,10 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
     :param state_path: release 0.1's watermark file, read once when the ledger holds no
         watermark for this watcher yet (the default file under ``$AIRFLOW_HOME`` is read
         likewise).
+    :param opt_out: True (the default phrases), False, or a list of phrases instead of them:
+        a reply that asks to stop puts its sender on the ledger's do-not-contact list
+        everywhere before its event fires (``optOut: true`` in the payload). A write to the
+        ledger, like the watermark's; nothing is sent.
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
         lookback: float = 300.0,
         watermark_key: str = "",
         state_path: str | None = None,
+        opt_out: bool | list[str] = True,
     ) -> None:
         super().__init__()
         self.account_id = account_id
@@ -90,6 +96,7 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
         self.lookback = float(lookback)
         self.watermark_key = watermark_key
         self.state_path = state_path
+        self.opt_out = opt_out if isinstance(opt_out, bool) else list(opt_out)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -102,6 +109,7 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
                 "lookback": self.lookback,
                 "watermark_key": self.watermark_key,
                 "state_path": self.state_path,
+                "opt_out": self.opt_out,
             },
         )
 
@@ -115,6 +123,7 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
             store.states.ledger.describe(),
         )
         hook = read_hook(self.conn_id)
+        found = detector(self.opt_out)
         while True:
             try:
                 grouped = await in_thread(
@@ -132,7 +141,14 @@ class LinkedInRepliesEventTrigger(BaseEventTrigger):
             for reply in _oldest_first(grouped):
                 if not mark.is_new(reply):
                     continue
-                yield TriggerEvent({**reply, "accountId": reply.get("accountId") or self.account_id})
+                payload = {**reply, "accountId": reply.get("accountId") or self.account_id}
+                if found is not None and found(reply.get("text")):
+                    person = reply.get("senderProfileId") or reply.get("senderProfileUrn")
+                    await in_thread(
+                        suppress_if_opted_out, store.states.ledger, found, person, reply.get("text")
+                    )
+                    payload["optOut"] = True
+                yield TriggerEvent(payload)
                 # Resumed: the triggerer has taken the event.
                 mark.record(reply, lookback)
                 await in_thread(store.save, mark, lookback)

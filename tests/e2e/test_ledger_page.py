@@ -394,6 +394,43 @@ def test_admin_settles_the_unknown_send(chromium, server, ledger):
     page.close()
 
 
+def test_do_not_contact_from_the_page_needs_the_settle_permission_and_a_note(chromium, server, ledger):
+    from playwright.sync_api import expect
+
+    key = "campaign:spring-launch:ada-lovelace"
+    page, frame = _login(chromium, server, "viewer")
+    row = frame.locator(f"#sends tr[data-key='{key}']")
+    row.get_by_role("button", name="Do not contact").click()
+    frame.locator("#dnc-note").fill("asked by email")
+    with page.expect_response(lambda r: r.url.endswith("/connectsafely/api/do-not-contact")) as refused:
+        frame.locator("#dnc-confirm").click()
+    assert refused.value.status == 403
+    expect(frame.locator("#dnc-error")).to_be_visible()
+    assert ledger.suppressions() == []
+    page.close()
+
+    page, frame = _login(chromium, server, "admin")
+    row = frame.locator(f"#sends tr[data-key='{key}']")
+    row.get_by_role("button", name="Do not contact").click()
+    expect(frame.locator("#dnc-dialog")).to_contain_text("in any campaign")
+    frame.locator("#dnc-confirm").click()
+    expect(frame.locator("#dnc-error")).to_contain_text("note is required")
+    frame.locator("#dnc-note").fill("Asked by email not to be contacted")
+    with page.expect_response(lambda r: r.url.endswith("/connectsafely/api/do-not-contact")) as answer:
+        frame.locator("#dnc-confirm").click()
+    assert answer.value.status == 200, answer.value.text()
+    expect(row.locator("span.dnc")).to_have_text("do not contact")
+    expect(row.get_by_role("button", name="Do not contact")).to_have_count(0)
+    [entry] = ledger.suppressions("ada-lovelace")
+    assert (entry.scope, entry.source, entry.created_by, entry.reason) == (
+        "",
+        "manual",
+        "admin",
+        "Asked by email not to be contacted",
+    )
+    page.close()
+
+
 @pytest.fixture(scope="module")
 def sub_path_server(tmp_path_factory, emulator_server, chromium):
     """An API server under ``/airflow`` that names no ledger: the page reads the default

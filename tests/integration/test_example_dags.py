@@ -151,3 +151,25 @@ def test_write_back_reads_the_rows_from_xcom_when_the_event_only_points_to_them(
     assert str(load_dag("connectsafely_crm_write_back").test().state) == "success"
     rows = crm_rows()
     assert {name: row["last_outcome"] for name, row in rows.items()} == dict.fromkeys(rows, "sent")
+
+
+def test_crm_unsubscribes_example_fills_the_do_not_contact_list(
+    connection, airflow_db, isolated_default_ledger
+):
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+
+    results = task_results(load_dag("connectsafely_crm_unsubscribes").test())
+
+    assert results[("sync", -1)][0] == "success"
+    ledger = SendLedger.sqlite(isolated_default_ledger)
+    try:
+        [entry] = ledger.suppressions()
+        assert (entry.person, entry.scope, entry.source, entry.created_by) == (
+            "grace-hopper-1906",
+            "",
+            "import",
+            "crm sync",
+        )
+    finally:
+        ledger.close()
+    assert connection.requests() == []  # a sync calls no API

@@ -59,13 +59,20 @@ def test_config_section_is_in_airflows_shape_from_the_defaults():
     assert section == defaults.CONFIG_SECTION == "connectsafely"
     assert set(body) == {"description", "options"}
     options = body["options"]
-    assert list(options) == [defaults.CONFIG_LEDGER_CONN_ID, defaults.CONFIG_AUTO_MIGRATE]
+    assert list(options) == [
+        defaults.CONFIG_LEDGER_CONN_ID,
+        defaults.CONFIG_AUTO_MIGRATE,
+        defaults.CONFIG_ERASURE_SECRET,
+        defaults.CONFIG_RETAIN_TEXT_DAYS,
+    ]
     for option in options.values():
         # The schema's "additional_properties" is misspelt there, so it checks no extra key.
         assert set(option) <= set(option_schema["properties"]), option
         assert set(option_schema["required"]) <= set(option)
-        assert option["version_added"] == "0.2.0"
-    ledger, migrate = options.values()
+        assert option["version_added"] in ("0.2.0", "0.3.0")
+    ledger, migrate, secret, retain = options.values()
+    assert (secret["type"], secret["default"], secret["sensitive"]) == ("string", "", True)
+    assert (retain["type"], retain["default"]) == ("integer", "")
     assert (ledger["type"], ledger["default"]) == ("string", defaults.LEDGER_CONN_ID)
     assert (migrate["type"], migrate["default"]) == ("boolean", str(defaults.AUTO_MIGRATE))
     assert (defaults.LEDGER_CONN_ID, defaults.AUTO_MIGRATE) == ("", True)

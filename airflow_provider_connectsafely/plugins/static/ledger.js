@@ -190,6 +190,13 @@ function renderSends(answer) {
       button.addEventListener("click", () => openSettle(row));
       action.append(button);
     }
+    if (row.do_not_contact) {
+      action.append(el("span", { class: "state dnc", text: "do not contact" }));
+    } else {
+      const button = el("button", { type: "button", class: "dnc", text: "Do not contact" });
+      button.addEventListener("click", () => openDoNotContact(row));
+      action.append(button);
+    }
     body.append(el("tr", { "data-key": row.dedupe_key },
       el("td", { text: row.recipient }),
       el("td", { text: row.campaign || "-" }),
@@ -261,6 +268,34 @@ async function confirmSettle(event) {
   await loadAll();
 }
 
+function openDoNotContact(row) {
+  state.suppressing = row;
+  $("dnc-recipient").textContent = row.recipient;
+  $("dnc-note").value = "";
+  $("dnc-error").hidden = true;
+  $("dnc-dialog").showModal();
+}
+
+async function confirmDoNotContact(event) {
+  event.preventDefault();
+  const note = $("dnc-note").value.trim();
+  const fail = (message) => { $("dnc-error").textContent = message; $("dnc-error").hidden = false; };
+  if (!note) return fail("A note is required: say why they must not be contacted.");
+  const answer = await fetch("api/do-not-contact", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ dedupe_key: state.suppressing.dedupe_key, note }),
+  });
+  const body = await answer.json().catch(() => ({}));
+  if (!answer.ok) {
+    const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ") : body.detail;
+    return fail(detail ? String(detail) : `HTTP ${answer.status}`);
+  }
+  $("dnc-dialog").close();
+  await loadAll();
+}
+
 followUiTheme();
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -276,5 +311,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("next").addEventListener("click", () => { state.page = Math.min(state.pages, state.page + 1); loadSends().catch((e) => showError(e.message)); });
   $("settle-form").addEventListener("submit", confirmSettle);
   $("settle-cancel").addEventListener("click", () => $("settle-dialog").close());
+  $("dnc-form").addEventListener("submit", confirmDoNotContact);
+  $("dnc-cancel").addEventListener("click", () => $("dnc-dialog").close());
   loadAll();
 });

@@ -647,3 +647,20 @@ def test_the_printed_sql_brings_a_0_2_ledger_to_the_schema_a_task_would(url):
     assert query(url, f"SELECT version_num FROM {VERSION_TABLE}") == [(HEAD,)]
     assert schema_differences(url) == []
     assert release_0_2_rows(url) == before
+
+
+def test_an_upgraded_0_1_ledger_gets_the_do_not_contact_list_every_claim_checks(url):
+    load_0_1(url)
+    ledger = open_ledger(url)
+
+    assert ledger.suppress("josé-person", reason="asked to stop", source="manual") == 1
+
+    assert ledger.schema_version() == HEAD
+    assert ledger.claim(NewSend("spring:new", "default", "José-Person")).suppressed is not None
+    assert ledger.claim(NewSend("spring:other", "default", "someone")).claimed
+    # A retryable failure written by 0.1 is refused again once its person is suppressed.
+    retryable = ledger.get("spring:failed-retryable")
+    ledger.suppress(retryable.recipient)
+    assert ledger.claim(NewSend("spring:failed-retryable", "default", retryable.recipient)).suppressed
+    assert query(url, "SELECT count(*) FROM connectsafely_erasures") == [(0,)]
+    assert schema_differences(url) == []

@@ -386,7 +386,7 @@ def test_stats_table(capsys, url):
     assert "Accounts (today = since 2025-03-10 00:00:00 UTC)" in out
     assert any(line.split() == ["acct-a", "1", "1", "2", "0", "1"] for line in out.splitlines())
     assert any(line.split() == ["spring", "batch", "0", "1", "1", "1"] for line in out.splitlines())
-    assert any(line.split() == ["onboard", "1", "1", "0", "0", "0", "0"] for line in out.splitlines())
+    assert any(line.split() == ["onboard", "1", "1", "0", "0", "0", "0", "0"] for line in out.splitlines())
 
 
 # -- PostgreSQL as well as SQLite ------------------------------------------------------------

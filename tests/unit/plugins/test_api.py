@@ -259,6 +259,29 @@ def test_settle_records_the_user_and_the_note(client, seeded):
     assert pending.status_code == 200 and ledger.get("campaign:spring:eve").state == "sent"
 
 
+def test_do_not_contact_suppresses_the_sends_person_everywhere_with_the_note(client, seeded):
+    ledger, _clock, _ = seeded
+    key = "campaign:spring:carol"
+    assert client.post("/api/do-not-contact", json={"dedupe_key": key, "note": "  "}).status_code == 422
+    assert client.post("/api/do-not-contact", json={"dedupe_key": "nope", "note": "x"}).status_code == 404
+
+    answer = client.post("/api/do-not-contact", json={"dedupe_key": key, "note": "asked on the phone"})
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"do_not_contact": "carol"}
+    [entry] = ledger.suppressions("carol")
+    assert (entry.scope, entry.source, entry.created_by, entry.reason) == (
+        "",
+        "manual",
+        "alice.ops",
+        "asked on the phone",
+    )
+    rows = {r["dedupe_key"]: r for r in client.get("/api/sends").json()["rows"]}
+    assert rows[key]["do_not_contact"] is True
+    assert rows["campaign:spring:alice"]["do_not_contact"] is False
+    assert ledger.claim(NewSend("campaign:autumn:carol", "a", "carol")).suppressed is not None
+
+
 def test_page_and_assets_are_served_locally(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]

@@ -205,3 +205,29 @@ def test_module_imports_cheaply():
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_opt_out_reply_suppresses_its_sender_on_the_worker(connection):
+    from airflow_provider_connectsafely.ledger import locate
+
+    reply = {
+        "messageUrn": "m1",
+        "text": "No me interesa.\nSaludos",
+        "conversationUrn": URN,
+        "senderProfileId": "eva",
+    }
+    event = {"status": "success", "reply": reply}
+
+    answer = sensor().resume_execution("execute_complete", {"event": event}, context())
+
+    assert answer == {**reply, "optOut": True}
+    [entry] = locate.open_ledger(locate.locate()).suppressions()
+    assert (entry.person, entry.source, entry.reason) == ("eva", "reply", "No me interesa.")
+    kept = {**reply, "senderProfileId": "fay", "text": "no me interesa"}
+    assert (
+        sensor(opt_out=False).resume_execution(
+            "execute_complete", {"event": {**event, "reply": kept}}, context()
+        )
+        == kept
+    )
+    assert [e.person for e in locate.open_ledger(locate.locate()).suppressions()] == ["eva"]

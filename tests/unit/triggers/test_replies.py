@@ -276,8 +276,9 @@ def test_event_trigger_serializes_and_is_an_asset_watcher_trigger(tmp_path):
         "lookback": 300.0,
         "watermark_key": "",
         "state_path": None,
+        "opt_out": True,
     }
-    assert all(v is None or isinstance(v, (str, float)) for v in kwargs.values())
+    assert all(v is None or isinstance(v, (str, float, bool)) for v in kwargs.values())
     assert LinkedInRepliesEventTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert isinstance(trigger, BaseEventTrigger)
     asset = Asset("connectsafely://replies/acc-1", watchers=[AssetWatcher(name="replies", trigger=trigger)])
@@ -326,3 +327,22 @@ def test_a_watermark_file_of_release_0_1_is_taken_over(connection, tmp_path, mon
     assert [e["messageUrn"] for e in events] == [fresh["messageUrn"]]
     stored = stored_mark()
     assert stored is not None and delivered["messageUrn"] in stored.seen
+
+
+def test_event_trigger_suppresses_the_sender_of_an_opt_out_and_flags_the_event(connection, tmp_path):
+    from airflow_provider_connectsafely.ledger import locate
+
+    trigger = event_trigger(tmp_path, since=now() - timedelta(seconds=5))
+    connection.reply(profile_id="ann-lee", text="Bitte nicht mehr kontaktieren.\nDanke")
+    connection.reply(profile_id="bo-chen", text="Stop by our booth tomorrow!")
+
+    events = asyncio.run(run_until(trigger, 2, settle=POKE))
+
+    assert [(e["senderProfileId"], e.get("optOut", False)) for e in events] == [
+        ("ann-lee", True),
+        ("bo-chen", False),
+    ]
+    ledger = locate.open_ledger(locate.locate())
+    [entry] = ledger.suppressions()
+    assert (entry.person, entry.scope, entry.source) == ("ann-lee", "", "reply")
+    assert entry.reason == "Bitte nicht mehr kontaktieren."
