@@ -182,14 +182,20 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 identities = [row_identity(row) for row in rows]
                 only = [n for n, who in enumerate(identities) if who is None or who not in known]
                 present = {who for who in identities if who is not None and who in known}
+            variants = self.steps[first].variant_set() if first is not None else None
             items = prepare_items(
                 rows,
                 # A sequence of connect steps only still validates each recipient.
-                lambda data: render(self.steps[first], data, first + 1) if first is not None else ("-", None),
+                lambda data, variant=None: (
+                    render(self.steps[first], data, first + 1, variant) if first is not None else ("-", None)
+                ),
                 campaign=self.campaign,
                 account_id=self.account_id or self.hook.settings.account_id,
                 limits=self.message_limits,
                 only=only,
+                variants=variants,
+                step=(first or 0) + 1,
+                variants_field=f"steps[{first}].variants",
             )
             accounts = self._account_pool(ledger, self.account_ids, self.warmup)
             sequence = SequenceRun(
@@ -268,13 +274,19 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
 
     def _renderer(self, context: Context) -> Any:
         load = template_loader(self)
-        compiled = [(load(s.message), load(s.subject) if s.subject else None) for s in self.steps]
+        compiled = []
+        for step in self.steps:
+            names = list(step.variants) if step.variants is not None else [None]
+            texts = {name: load(step.template(name)) for name in names} if not step.connects else {}
+            compiled.append((texts, load(step.subject) if step.subject else None))
         base = dict(context) if context else {}
 
-        def render(step: SequenceStep, data: dict[str, Any], number: int) -> tuple[str, str | None]:
-            message, subject = compiled[self.steps.index(step)]
-            variables = {**base, "recipient": data, "step": number}
-            return message.render(variables), subject.render(variables) if subject else None
+        def render(
+            step: SequenceStep, data: dict[str, Any], number: int, variant: str | None = None
+        ) -> tuple[str, str | None]:
+            texts, subject = compiled[number - 1]
+            variables = {**base, "recipient": data, "step": number, "variant": variant}
+            return texts[variant].render(variables), subject.render(variables) if subject else None
 
         return render
 

@@ -19,7 +19,13 @@ from airflow_provider_connectsafely.errors import ConnectSafelyError
 from airflow_provider_connectsafely.ledger import sequences as state
 from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT, NewSend
 from airflow_provider_connectsafely.outreach import outcomes as status
-from airflow_provider_connectsafely.outreach.batch import PROBLEMS_LOGGED, BatchItem, invalid
+from airflow_provider_connectsafely.outreach.batch import (
+    BY_ACCOUNT_VARIANT,
+    PROBLEMS_LOGGED,
+    BatchItem,
+    invalid,
+    would_send_by_account_variant,
+)
 from airflow_provider_connectsafely.outreach.delivery import WaitRequired
 from airflow_provider_connectsafely.outreach.outcomes import Outcome
 from airflow_provider_connectsafely.outreach.reply_check import ReplyCheck, ReplyReader
@@ -53,7 +59,8 @@ class SequenceRun:
     :param sender: sends a step at most once (None for a dry run).
     :param build: ``(enrollment, message, subject) -> request`` for a step: the first step
         to the recipient, later ones into the conversation.
-    :param render: ``(step, enrollment data, step number) -> (message, subject)``.
+    :param render: ``(step, enrollment data, step number, variant) -> (message, subject)``;
+        ``variant`` is the recipient's variant of a step with variants, else None.
     :param replies: where replies are read; None sends without checking (no stop on reply).
     :param run: ``(dag_id, task_id, run_id, map_index)`` of the running task, or None.
     :param on_removed: ``continue`` (default): an enrolled person missing from this run's
@@ -77,7 +84,7 @@ class SequenceRun:
     store: SequenceStore
     sender: GuardedSender | None
     build: Callable[[Enrollment, str, str | None], MessageRequest]
-    render: Callable[[SequenceStep, dict[str, Any], int], tuple[str, str | None]]
+    render: Callable[[SequenceStep, dict[str, Any], int, str | None], tuple[str, str | None]]
     replies: ReplyReader | None = None
     run: RunIds | None = None
     on_removed: str = "continue"
@@ -101,6 +108,12 @@ class SequenceRun:
         if self.sender is not None and self.invitations is None and any(s.connects for s in self.steps):
             raise ValueError("a sequence with a connect step needs invitations=")
         self._now: Clock = self.clock or self.store.ledger.clock
+        self._variants = [step.variant_set() for step in self.steps]
+
+    def variant_of(self, recipient: str, index: int) -> str | None:
+        """The variant of step ``index`` (from 0) for ``recipient``; None without variants."""
+        variants = self._variants[index]
+        return variants.choose(self.campaign, recipient, index + 1) if variants is not None else None
 
     def execute(
         self,
@@ -211,6 +224,9 @@ class SequenceRun:
                 why = f"{type(exc).__name__}: {exc.message}"
                 outcome = Outcome(status.FAILED, enrollment.recipient, reason=why, error=exc)
             done[enrollment.recipient] = {"status": outcome.status, "step": index + 1}
+            variant = self.variant_of(enrollment.recipient, index)
+            if variant is not None:
+                done[enrollment.recipient]["variant"] = variant
             if outcome.reason and outcome.status != status.SENT:
                 done[enrollment.recipient]["reason"] = outcome.reason
             if outcome.status == status.SENT or outcome.error is not None:
@@ -304,10 +320,21 @@ class SequenceRun:
         waiting = self._until_accepted(enrollment, index)
         if waiting is not None:
             return waiting
-        message, subject = self.render(step, enrollment.data, index + 1)
+        variant = self.variant_of(enrollment.recipient, index)
+        message, subject = self.render(step, enrollment.data, index + 1, variant)
         request = self.build(enrollment, message, subject)
         dag_id, task_id, run_id, map_index = self.run or (None, None, None, None)
-        spec = NewSend(key, enrollment.account, request.recipient, dag_id, task_id, run_id, map_index)
+        spec = NewSend(
+            key,
+            enrollment.account,
+            request.recipient,
+            dag_id,
+            task_id,
+            run_id,
+            map_index,
+            step=index + 1,
+            variant=variant,
+        )
         if key in self._bulk_keys:
             self._bulk_keys.discard(key)  # read once: a second try reads it again
             outcome = self.sender.send(request, spec, self._bulk_rows.get(key))
@@ -400,6 +427,8 @@ class SequenceRun:
             "failed": counts.get(state.FAILED, 0) + len(invalid_items),
             "unknown": counts.get(state.UNKNOWN, 0),
         }
+        if any(v is not None for v in self._variants):
+            summary["variant_results"] = self.variant_results()
         shown = ("enrolled", "sent", "replied", "finished", "waiting", "failed", "unknown")
         self.log.info(
             "Sequence %s finished its run: %s (per step: %s)",
@@ -423,6 +452,15 @@ class SequenceRun:
             )
         return {"summary": summary, "outcomes": outcomes}
 
+    def variant_results(self) -> list[dict[str, Any]]:
+        """Per step and variant over the whole campaign: sent, replied, the reply rate and
+        its 95% Wilson interval."""
+        from airflow_provider_connectsafely.ledger.queries import SEQUENCE, variant_counts
+        from airflow_provider_connectsafely.outreach.variants import result_row
+
+        rows = variant_counts(self.store.ledger, SEQUENCE, self.campaign)
+        return [result_row(*row) for row in rows]
+
     def _dry_run(self, people: dict[str, BatchItem], invalid_items: list[Any]) -> dict[str, Any]:
         known = {e.recipient: e for e in self.store.enrollments(self.campaign)}
         outcomes = []
@@ -437,7 +475,13 @@ class SequenceRun:
         outcomes.extend(self._would(e) for who, e in known.items() if who not in people)
         outcomes.extend(o.to_dict() for o in invalid_items)
         would = sum(1 for o in outcomes if o["status"] == status.WOULD_SEND)
-        summary = {"campaign": self.campaign, "dry_run": True, "total": len(outcomes), "would_send": would}
+        summary = {
+            "campaign": self.campaign,
+            "dry_run": True,
+            "total": len(outcomes),
+            "would_send": would,
+            BY_ACCOUNT_VARIANT: would_send_by_account_variant(outcomes),
+        }
         self.log.info("Sequence %s (dry run): %d message(s) would go out now", self.campaign, would)
         return {"summary": summary, "outcomes": outcomes}
 
@@ -447,13 +491,20 @@ class SequenceRun:
         if index is None:
             item["status"] = WAITING if enrollment.state == state.ACTIVE else enrollment.state
             return item
+        problem = self._check_steps(enrollment, index)
+        if problem is not None:
+            item.update(status=status.FAILED, step=index + 1, reason=problem)
+            return item
         step = self.steps[index]
         if step.connects:
             note = self.render_note(step, enrollment.data, index + 1) if self.render_note else None
             item.update(status=status.WOULD_SEND, step=index + 1, action=step.action, note=note)
         else:
-            message, _subject = self.render(step, enrollment.data, index + 1)
+            variant = self.variant_of(enrollment.recipient, index)
+            message, _subject = self.render(step, enrollment.data, index + 1, variant)
             item.update(status=status.WOULD_SEND, step=index + 1, message=message)
+            if variant is not None:
+                item["variant"] = variant
         if self.windows is not None:
             try:
                 note = self.windows.note(self.windows.timezone_of(enrollment.data))
@@ -462,6 +513,26 @@ class SequenceRun:
             if note:
                 item["reason"] = note
         return item
+
+    def _check_steps(self, enrollment: Enrollment, first: int) -> str | None:
+        """A dry run's check of what is left to send to one person: every variant of every
+        message step from ``first`` on, rendered with their row and validated as a request.
+        The first problem, naming the step and variant, or None."""
+        for index in range(first, len(self.steps)):
+            step = self.steps[index]
+            if step.connects:
+                continue
+            variants = self._variants[index]
+            for variant in variants.names if variants is not None else [None]:
+                where = f"step {index + 1}" + (f", variant {variant!r}" if variant is not None else "")
+                try:
+                    message, subject = self.render(step, enrollment.data, index + 1, variant)
+                    self.build(enrollment, message, subject)
+                except ConnectSafelyError as exc:
+                    return f"{where}: {exc.message}"
+                except Exception as exc:  # a template error: this person's problem, shown as such
+                    return f"{where}: rendering failed: {exc}"
+        return None
 
     @staticmethod
     def _identity(item: BatchItem) -> str:
