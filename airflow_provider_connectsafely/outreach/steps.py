@@ -88,6 +88,24 @@ class SequenceStep:
         if self.note is not None or self.give_up_after is not None:
             raise ValueError("note= and give_up_after= belong to a connect step (action='connect')")
 
+    def __hash__(self) -> int:
+        # The generated hash would fail on the variants' dicts; hash their items instead.
+        def items(mapping: Mapping[str, object] | None) -> tuple[tuple[str, object], ...] | None:
+            return tuple(sorted(mapping.items())) if mapping is not None else None
+
+        return hash(
+            (
+                self.message,
+                self.wait,
+                self.subject,
+                self.action,
+                self.note,
+                self.give_up_after,
+                items(self.variants),
+                items(self.variant_weights),
+            )
+        )
+
     def variant_set(self) -> Variants | None:
         """The step's variants and weights, checked; None for a step with one message."""
         if self.variants is None:

@@ -103,6 +103,10 @@ def test_a_step_takes_variants_instead_of_a_message():
     variants = step.variant_set()
     assert variants is not None and variants.names == ["a", "b"]
     assert step.template("b") == "Hello"
+    assert hash(step) == hash(
+        SequenceStep(variants={"b": "Hello", "a": "Hi"}, variant_weights={"b": 2, "a": 1})
+    )
+    assert step == SequenceStep(variants={"a": "Hi", "b": "Hello"}, variant_weights={"a": 1, "b": 2})
     with pytest.raises(ValueError, match="message= or variants=, not both"):
         SequenceStep("Hi", variants={"a": "Hi"})
     with pytest.raises(ValueError, match="variant_weights weighs variants="):
