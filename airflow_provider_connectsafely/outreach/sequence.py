@@ -463,13 +463,16 @@ class SequenceRun:
 
     def _dry_run(self, people: dict[str, BatchItem], invalid_items: list[Any]) -> dict[str, Any]:
         known = {e.recipient: e for e in self.store.enrollments(self.campaign)}
+        if self.accounts is not None:  # newcomers shown with the account they would be given
+            self.accounts.remember(who for who in people if who not in known)
         outcomes = []
         for who, item in people.items():
             enrollment = known.get(who)
             if enrollment is None:
                 from airflow_provider_connectsafely.ledger.sequences import Enrollment
 
-                enrollment = Enrollment(self.campaign, who, _account(item.request), data=_data(item))
+                account = self.accounts.assign(who) if self.accounts is not None else _account(item.request)
+                enrollment = Enrollment(self.campaign, who, account, data=_data(item))
                 enrollment.enrolled_at = self._now()
             outcomes.append(self._would(enrollment))
         outcomes.extend(self._would(e) for who, e in known.items() if who not in people)

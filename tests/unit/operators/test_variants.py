@@ -117,3 +117,27 @@ def test_a_sequence_step_and_its_follow_up_each_have_their_own_variants(connecti
     assert {(r["step"], r["variant"]) for r in results} >= {(1, "a"), (1, "b"), (2, "x"), (2, "y")}
     assert sum(r["sent"] for r in results) == 2 * len(PEOPLE)
     assert all(r["replied"] == 0 and r["ci95"][0] == 0.0 for r in results)
+
+
+def test_a_sequence_dry_run_counts_newcomers_per_account_they_would_be_given(connection):
+    first, second = [a.id for a in connection.state.accounts][:2]
+    steps = [SequenceStep(variants={"a": "A {{ recipient.first }}", "b": "B {{ recipient.first }}"})]
+    preview = LinkedInSequenceOperator(
+        task_id="seq",
+        campaign="two",
+        recipients=PEOPLE,
+        steps=steps,
+        account_ids=[first, second],
+        dry_run=True,
+    ).execute(context())
+
+    outcomes = preview["outcomes"]
+    assert {o["account"] for o in outcomes} == {first, second}  # spread as a real run would
+    counts = preview["summary"]["would_send_by_account_variant"]
+    assert sum(r["would_send"] for r in counts) == len(PEOPLE)
+    for row in counts:
+        assert row["would_send"] == sum(
+            1 for o in outcomes if (o["account"], o["variant"]) == (row["account"], row["variant"])
+        )
+        assert row["step"] == 1
+    assert connection.messages() == []
