@@ -6,6 +6,7 @@ Only Airflow's task SDK is imported at module level: DAG files import this on ev
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely import defaults
@@ -61,6 +62,10 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         (templated): a dict for named placeholders, a list for positional ones, as for the
         batch operator.
     :param stop_on_reply: read replies before sending follow-ups and stop for those who replied.
+    :param reply_window: keep reading replies this long after a person's last step (a
+        ``timedelta``), so that replies to the last step count in the reply rates (the
+        enrolment moves from ``finished`` to ``replied``); None (default): replies are read
+        while a step is left. Needs ``stop_on_reply``.
     :param on_removed: ``continue`` (default) or ``stop`` for enrolled people missing from
         this run's recipients.
     :param messaging_channel: ``auto``, ``sales_navigator`` or ``linkedin_inbox``.
@@ -125,9 +130,20 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         account_ids: Sequence[str] | str | None = None,
         warmup: dict[str, int] | None = None,
         weekly_limit: int = defaults.WEEKLY_CONNECT_LIMIT,
+        reply_window: timedelta | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if reply_window is not None:
+            if not isinstance(reply_window, timedelta) or reply_window <= timedelta(0):
+                raise ValueError(
+                    f"reply_window must be a timedelta > 0, e.g. timedelta(days=14), got {reply_window!r}"
+                )
+            if not stop_on_reply:
+                raise ValueError(
+                    "reply_window reads replies after the last step: it needs stop_on_reply=True"
+                )
+        self.reply_window = reply_window
         check_account_args(self.account_id, account_ids, warmup)
         if not isinstance(weekly_limit, int) or weekly_limit < 0:
             raise ValueError(f"weekly_limit must be a whole number >= 0 (0: no cap), got {weekly_limit!r}")
@@ -214,6 +230,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 accounts=accounts,
                 invitations=self._invitations(ledger),
                 render_note=self._note_renderer(context),
+                reply_window=self.reply_window,
             )
             try:
                 result = sequence.execute(items, dry_run=self.is_dry_run, present=present, known=known)

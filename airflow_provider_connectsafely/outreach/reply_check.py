@@ -47,6 +47,8 @@ class ReplyCheck:
     :param refused: called with the account and the reason when reading its messages is
         refused (401/403); that account's replies are not read this run (its people must wait).
         None: the error is raised.
+    :param finished_since: also mark the finished enrolments whose last step went out since
+        this time (the reply window after the last step, for reply rates); None: live only.
     """
 
     campaign: str
@@ -56,6 +58,7 @@ class ReplyCheck:
     due: Callable[[Enrollment], int | None]
     log: Any
     refused: Callable[[str, str], None] | None = None
+    finished_since: datetime | None = None
 
     def run(self) -> list[Enrollment]:
         """Mark those who replied since their first step, for every live enrolment of the
@@ -64,10 +67,11 @@ class ReplyCheck:
         and only the enrolments a reply names (by conversation or sender) read from the ledger.
         Return those marked."""
         marked: list[Enrollment] = []
-        for account, earliest in self.store.reply_starts(self.campaign):
+        finished = self.finished_since
+        for account, earliest in self.store.reply_starts(self.campaign, finished):
 
             def everyone(account: str = account) -> list[Enrollment]:
-                return self.store.watched(self.campaign, account)
+                return self.store.watched(self.campaign, account, finished_since=finished)
 
             def named(found: list[dict[str, Any]], account: str = account) -> list[Enrollment]:
                 if not found:
@@ -79,6 +83,7 @@ class ReplyCheck:
                     recipients={
                         str(r.get("senderProfileId")).lower() for r in found if r.get("senderProfileId")
                     },
+                    finished_since=finished,
                 )
 
             marked.extend(self._account(account, earliest, everyone, named))

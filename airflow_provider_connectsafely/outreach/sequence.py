@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.clock import Clock
@@ -77,6 +77,9 @@ class SequenceRun:
     :param invitations: sends the connect steps and reads acceptance (needed when a step is
         a connect step).
     :param render_note: ``(step, enrollment data, step number) -> note`` of a connect step.
+    :param reply_window: how long after the last step replies are still read (and recorded,
+        the enrolment moving from ``finished`` to ``replied``), so the last step's reply rate
+        counts; None: replies are read only while a step is left.
     """
 
     campaign: str
@@ -96,6 +99,7 @@ class SequenceRun:
     accounts: AccountPool | None = None
     invitations: Invitations | None = None
     render_note: Callable[[SequenceStep, dict[str, Any], int], str | None] | None = None
+    reply_window: timedelta | None = None
     #: Why this run stopped sending (every account out of rotation, or the only one refused).
     stopped: str | None = field(default=None, init=False)
     #: The due steps' ledger rows, read in bulk before sending (see :meth:`_prefetch`).
@@ -150,8 +154,16 @@ class SequenceRun:
             )
         replied: list[Enrollment] = []
         if self.replies is not None:
+            finished_since = self._now() - self.reply_window if self.reply_window else None
             check = ReplyCheck(
-                self.campaign, self.store, self.replies, self._now, self.due_step, self.log, self._refused
+                self.campaign,
+                self.store,
+                self.replies,
+                self._now,
+                self.due_step,
+                self.log,
+                self._refused,
+                finished_since=finished_since,
             )
             replied = check.run()
         counts = self.store.counts(self.campaign)

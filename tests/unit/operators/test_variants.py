@@ -141,3 +141,20 @@ def test_a_sequence_dry_run_counts_newcomers_per_account_they_would_be_given(con
         )
         assert row["step"] == 1
     assert connection.messages() == []
+
+
+def test_reply_window_is_checked_when_the_dag_is_parsed():
+    from datetime import timedelta
+
+    steps = [SequenceStep("Hi")]
+    with pytest.raises(ValueError, match="reply_window must be a timedelta > 0"):
+        LinkedInSequenceOperator(task_id="s", campaign="c", recipients=PEOPLE, steps=steps, reply_window=14)
+    with pytest.raises(ValueError, match="it needs stop_on_reply=True"):
+        LinkedInSequenceOperator(
+            task_id="s",
+            campaign="c",
+            recipients=PEOPLE,
+            steps=steps,
+            reply_window=timedelta(days=14),
+            stop_on_reply=False,
+        )

@@ -351,3 +351,29 @@ def test_a_dry_run_renders_and_validates_every_variant_of_every_step_for_every_p
         {"account": "default", "step": 1, "variant": by["ok"]["variant"], "would_send": 1}
     ]
     assert api.sent == []
+
+
+ONE_STEP = [SequenceStep(variants={"a": "A {{ recipient.first }}", "b": "B {{ recipient.first }}"})]
+
+
+@pytest.mark.parametrize("window", [None, timedelta(days=14)])
+def test_replies_to_the_last_step_count_only_within_a_reply_window(ledger, clock, window):
+    api, replies = FakeApi(), FakeReplies()
+    names = ["ann", "bob", "cy"]
+    sequence(ledger, api, replies, steps=ONE_STEP, reply_window=window).execute(people(*names))
+    replies.add("ann", START + timedelta(days=2))
+
+    clock.now = START + timedelta(days=3)
+    later = sequence(ledger, api, replies, steps=ONE_STEP, reply_window=window).execute(people(*names))
+    replies.add("bob", START + timedelta(days=20))  # after a 14-day window
+    clock.now = START + timedelta(days=21)
+    last = sequence(ledger, api, replies, steps=ONE_STEP, reply_window=window).execute(people(*names))
+
+    replied = sum(r["replied"] for r in last["summary"]["variant_results"])
+    if window is None:  # finished after its only step: no reply is read
+        assert later["summary"]["replied"] == 0 and replied == 0 and replies.calls == 0
+    else:
+        assert later["summary"]["replied"] == 1 and later["summary"]["finished"] == 2
+        assert [o["recipient"] for o in later["outcomes"] if o["status"] == "replied"] == ["ann"]
+        assert last["summary"]["replied"] == 1 and replied == 1  # bob replied after the window
+    assert len(api.sent) == 3
