@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--wide", action="store_true", help="table cells in full (keys to copy for settle)")
 
     stats = commands.add_parser("stats", parents=[where], help="counts per account and per campaign")
-    stats.add_argument("--campaign", help="only this campaign")
+    stats.add_argument(
+        "--campaign", help="only this campaign, with its results per step and variant (sent, replied, rate)"
+    )
     stats.add_argument("--account", help="only this account")
     stats.add_argument("--format", choices=("table", "json"), default="table")
 
@@ -219,11 +221,30 @@ def _stats(args: argparse.Namespace, clock: Clock) -> int:
     with _opened(args, clock) as ledger:
         accounts = queries.account_stats(ledger, filters, day_start=day_start)
         campaigns = queries.campaign_stats(ledger, filters)
+        results = _variant_results(ledger, args.campaign) if args.campaign else None
     if args.format == "json":
-        print(fmt.dumps(fmt.stats_dict(day_start, accounts, campaigns)))
+        report = fmt.stats_dict(day_start, accounts, campaigns)
+        if results is not None:
+            report["variants"] = results
+        print(fmt.dumps(report))
     else:
         print(fmt.stats_text(day_start, accounts, campaigns))
+        if results is not None:
+            print(f"\nResults per step and variant ({args.campaign})")
+            print(fmt.variants_text(results))
     return 0
+
+
+def _variant_results(ledger: SendLedger, campaign: str) -> list[dict[str, Any]]:
+    """The campaign's sends per step and variant, as a batch and as a sequence of that name."""
+    from airflow_provider_connectsafely.ledger.queries import BATCH, SEQUENCE, variant_counts
+    from airflow_provider_connectsafely.outreach.variants import result_row
+
+    return [
+        {"kind": kind, **result_row(*row)}
+        for kind in (BATCH, SEQUENCE)
+        for row in variant_counts(ledger, kind, campaign)
+    ]
 
 
 def _settle(args: argparse.Namespace, clock: Clock) -> int:

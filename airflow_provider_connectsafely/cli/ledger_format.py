@@ -227,3 +227,37 @@ def stats_text(
             table(["campaign", *STATES], rows, [40, *(10 for _ in STATES)]),
         ]
     return "\n".join(parts)
+
+
+def percent(value: float | None) -> str:
+    """``30.0%`` (empty for None).
+
+    :param value: a proportion between 0 and 1.
+    """
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
+def variants_text(results: Sequence[dict[str, Any]]) -> str:
+    """The results per step and variant as a table: sent, replied, the reply rate and its 95%
+    Wilson interval ("not tracked" where replies are not recorded: batches).
+
+    :param results: rows of :func:`~airflow_provider_connectsafely.outreach.variants.result_row`
+        with their ``kind``.
+    """
+    if not results:
+        return "(no sends recorded with a step or variant)"
+    rows = []
+    for r in results:
+        interval = r["ci95"]
+        rows.append(
+            [
+                r["kind"],
+                r["step"] if r["step"] is not None else "",
+                r["variant"] if r["variant"] is not None else "(one message)",
+                r["sent"],
+                r["replied"] if r["replied"] is not None else "not tracked",
+                percent(r["reply_rate"]),
+                f"{percent(interval[0])}-{percent(interval[1])}" if interval else "",
+            ]
+        )
+    return table(["kind", "step", "variant", "sent", "replied", "reply_rate", "95% interval"], rows)

@@ -300,3 +300,54 @@ def _where(query: Any, filters: Filters) -> Any:
     if filters.since is not None:
         query = query.where(sends.c.updated_at >= as_utc(filters.since))
     return query
+
+
+def variant_counts(
+    ledger: SendLedger, kind: str, campaign: str
+) -> list[tuple[int | None, str | None, int, int | None]]:
+    """``(step, variant, sent, replied)`` of one campaign, by step then variant: messages
+    recorded ``sent`` with each variant (sends of a step without variants have variant None;
+    rows written before schema 0008 have neither), and, for a sequence, how many of those
+    people replied to that step (an enrolment ``replied`` whose last step sent is that one;
+    replies stop the sequence, so the reply answers the last message). A batch records no
+    replies: ``replied`` is None.
+
+    :param ledger: a ledger at ``migrations.HEAD``.
+    :param kind: ``batch`` or ``sequence``.
+    :param campaign: the campaign's name.
+    """
+    from sqlalchemy import String, and_, cast, func, literal, select
+
+    from airflow_provider_connectsafely.ledger.schema import enrollments, sends
+    from airflow_provider_connectsafely.ledger.sequences import REPLIED
+
+    label = f"{kind}:{campaign}"
+    sent_query = (
+        select(sends.c.step, sends.c.variant, func.count())
+        .where(sends.c.campaign == label, sends.c.state == SENT)
+        .where((sends.c.variant.is_not(None)) | (sends.c.step.is_not(None)))
+        .group_by(sends.c.step, sends.c.variant)
+    )
+    replies: dict[tuple[int | None, str | None], int] = {}
+    with ledger.engine.connect() as conn:
+        found = [(step, variant, int(n)) for step, variant, n in conn.execute(sent_query)]
+        if kind == SEQUENCE:
+            # The step a person replied to is the send keyed sequence:<campaign>:<step>:<recipient>.
+            key = (
+                literal(f"sequence:{campaign}:")
+                + cast(enrollments.c.step, String)
+                + ":"
+                + enrollments.c.recipient
+            )
+            reply_query = (
+                select(sends.c.step, sends.c.variant, func.count())
+                .select_from(enrollments.join(sends, and_(sends.c.dedupe_key == key, sends.c.state == SENT)))
+                .where(enrollments.c.campaign == campaign, enrollments.c.state == REPLIED)
+                .group_by(sends.c.step, sends.c.variant)
+            )
+            replies = {(step, variant): int(n) for step, variant, n in conn.execute(reply_query)}
+    rows = [
+        (step, variant, sent, replies.get((step, variant), 0) if kind == SEQUENCE else None)
+        for step, variant, sent in found
+    ]
+    return sorted(rows, key=lambda row: (row[0] or 0, row[1] or ""))

@@ -75,6 +75,8 @@ class NewSend:
     :param map_index: provenance.
     :param kind: ``message`` (counted by the daily cap) or ``connect`` (a connection request,
         counted by the weekly connect cap).
+    :param step: a sequence's step number (None outside sequences).
+    :param variant: the message variant chosen for the recipient (None without variants).
     """
 
     dedupe_key: str
@@ -85,6 +87,8 @@ class NewSend:
     run_id: str | None = None
     map_index: int | None = None
     kind: str = MESSAGE
+    step: int | None = None
+    variant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class LedgerEntry:
     :param settle_note: the note given when settling it.
     :param kind: ``message`` or ``connect``.
     :param campaign: ``<kind>:<campaign>`` read from the key (``batch:spring``), or None.
+    :param step: a sequence send's step number.
+    :param variant: the message variant sent.
     """
 
     dedupe_key: str
@@ -124,6 +130,8 @@ class LedgerEntry:
     settle_note: str | None = None
     kind: str = MESSAGE
     campaign: str | None = None
+    step: int | None = None
+    variant: str | None = None
 
     @property
     def may_send_again(self) -> bool:

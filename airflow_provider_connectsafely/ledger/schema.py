@@ -55,12 +55,17 @@ sends = Table(
     # key) stored so that the page and the counts below can use an index.
     Column("kind", String(16), nullable=False, server_default="message"),
     Column("campaign", String(300)),
+    # 0008: a sequence send's step, and the message variant sent (A/B results per step and
+    # variant are counted over the index below).
+    Column("step", Integer),
+    Column("variant", String(64)),
     Index("ix_connectsafely_sends_account_updated", "account", "updated_at"),
     # 0004: the ledger page's table, newest first, whole or by state or campaign; and search.
     Index("ix_connectsafely_sends_updated", "updated_at", "dedupe_key"),
     Index("ix_connectsafely_sends_state_updated", "state", "updated_at", "dedupe_key"),
     Index("ix_connectsafely_sends_campaign_updated", "campaign", "updated_at", "dedupe_key"),
     Index("ix_connectsafely_sends_campaign_state_updated", "campaign", "state", "updated_at", "dedupe_key"),
+    Index("ix_connectsafely_sends_campaign_variant", "campaign", "variant", "step", "state"),
 )
 # Search by the beginning of a recipient, case-insensitively (a LIKE prefix on PostgreSQL, a
 # range on SQLite).

@@ -255,10 +255,16 @@ class SequenceStore:
                 removed.extend(chunk)
         return removed
 
-    def reply_starts(self, campaign: str) -> list[tuple[str, datetime]]:
+    def reply_starts(
+        self, campaign: str, finished_since: datetime | None = None
+    ) -> list[tuple[str, datetime]]:
         """Per account with live enrolments that got a first step: the earliest
         ``first_sent_at`` (where its reply listing starts); accounts in the order of their
-        oldest such enrolment."""
+        oldest such enrolment.
+
+        :param finished_since: also watch the finished enrolments whose last step went out
+            at or after this time (a reply window after the last step); None: live ones only.
+        """
         from sqlalchemy import func, select
 
         from airflow_provider_connectsafely.ledger.schema import enrollments as table
@@ -266,7 +272,7 @@ class SequenceStore:
         self.ledger.ensure_schema()
         query = (
             select(table.c.account, func.min(table.c.first_sent_at), func.min(table.c.enrolled_at))
-            .where(*_watched(table, campaign))
+            .where(*_watched(table, campaign, finished_since))
             .group_by(table.c.account)
         )
         with self.ledger.engine.connect() as conn:
@@ -281,15 +287,17 @@ class SequenceStore:
         *,
         conversations: Collection[str] | None = None,
         recipients: Collection[str] | None = None,
+        finished_since: datetime | None = None,
     ) -> list[Enrollment]:
         """The account's live enrolments that got a first step, oldest first; only those in
-        one of ``conversations`` or ``recipients`` when either is given (chunked)."""
+        one of ``conversations`` or ``recipients`` when either is given (chunked); and the
+        finished ones whose last step went out at or after ``finished_since``, when given."""
         from sqlalchemy import select
 
         from airflow_provider_connectsafely.ledger.schema import enrollments as table
 
         self.ledger.ensure_schema()
-        base = select(table).where(*_watched(table, campaign), table.c.account == account)
+        base = select(table).where(*_watched(table, campaign, finished_since), table.c.account == account)
         if conversations is None and recipients is None:
             queries = [base]
         else:
@@ -411,11 +419,17 @@ class SequenceStore:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _watched(table: Any, campaign: str) -> list[Any]:
-    """Live enrolments of the campaign that got a first step: their replies are read."""
+def _watched(table: Any, campaign: str, finished_since: datetime | None = None) -> list[Any]:
+    """Live enrolments of the campaign that got a first step (and the finished ones whose
+    last step went out since ``finished_since``): their replies are read."""
+    from sqlalchemy import and_, or_
+
+    states: Any = table.c.state.in_(LIVE)
+    if finished_since is not None:
+        states = or_(states, and_(table.c.state == FINISHED, table.c.last_sent_at >= finished_since))
     return [
         table.c.campaign == campaign,
-        table.c.state.in_(LIVE),
+        states,
         table.c.step >= 1,
         table.c.first_sent_at.is_not(None),
     ]

@@ -254,6 +254,8 @@ class SendLedger:
             "map_index": send.map_index,
             "kind": send.kind,
             "campaign": campaign_label(send.dedupe_key),
+            "step": send.step,
+            "variant": send.variant,
             "created_at": now,
             "updated_at": now,
         }
@@ -298,6 +300,8 @@ class SendLedger:
                 task_id=send.task_id,
                 run_id=send.run_id,
                 map_index=send.map_index,
+                step=send.step,
+                variant=send.variant,
                 updated_at=now,
                 **_PER_ATTEMPT,
             )
@@ -602,4 +606,6 @@ def _entry(row: Any) -> LedgerEntry:
         settle_note=row["settle_note"],
         kind=row["kind"],
         campaign=row["campaign"],
+        step=row["step"],
+        variant=row["variant"],
     )

@@ -20,6 +20,7 @@ from airflow_provider_connectsafely.operators.base import (
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from jinja2 import Template
 
     from airflow_provider_connectsafely.outreach.batch import BatchItem, BatchRun
 
@@ -35,6 +36,13 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
     twice; the task returns a summary and per-recipient outcomes to XCom (for CRM write-back).
 
     :param message: the message template (or a template file ending ``.txt``, ``.j2``, ``.md``).
+    :param message_variants: instead of ``message``: ``{name: template}``, e.g. ``{"a": "...",
+        "b": "..."}``. Each recipient gets one, chosen from the campaign and the person (the same
+        on every run, retry and worker) and recorded with the send; every variant is rendered
+        and validated for every recipient before anything is sent. The summary then holds
+        ``variant_results``: messages sent per variant over the whole campaign.
+    :param variant_weights: how often each variant goes out, e.g. ``{"a": 3, "b": 1}``; equal
+        when None.
     :param recipients: list of dicts, each with ``recipient_profile_id`` (ID or profile URL),
         ``recipient_profile_urn`` or ``profile_url``, plus any personalisation fields. Plain
         strings are read as profile IDs/URLs.
@@ -103,7 +111,9 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
     def __init__(
         self,
         *,
-        message: str,
+        message: str | None = None,
+        message_variants: Mapping[str, str] | None = None,
+        variant_weights: Mapping[str, int] | None = None,
         recipients: Any = None,
         recipients_sql: str | None = None,
         recipients_conn_id: str | None = None,
@@ -137,7 +147,19 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
 
         self.endpoint = check_endpoint(endpoint, self.message_type)
         check_recipient_source(recipients, recipients_sql, recipients_conn_id, recipients_parameters)
+        if (message is None) == (message_variants is None):
+            raise ValueError(
+                "give message= (one text) or message_variants= ({'a': ..., 'b': ...}), exactly one of them"
+            )
+        if variant_weights is not None and message_variants is None:
+            raise ValueError("variant_weights weighs message_variants=: give message_variants too")
+        if message_variants is not None:
+            from airflow_provider_connectsafely.outreach.variants import Variants
+
+            Variants.of(message_variants, variant_weights, field="message_variants")
         self.message = message
+        self.message_variants = dict(message_variants) if message_variants is not None else None
+        self.variant_weights = dict(variant_weights) if variant_weights is not None else None
         self.recipients = recipients
         self.recipients_sql = recipients_sql
         self.recipients_conn_id = recipients_conn_id
@@ -175,6 +197,8 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         except ConnectSafelyError as exc:
             raise to_airflow_error(exc) from exc
         result = batch.report(done, dry_run=self.is_dry_run)
+        if self.message_variants is not None and ledger is not None and self.use_ledger:
+            result["summary"]["variant_results"] = self._variant_results(ledger, self.campaign_name(context))
         stopped = batch.stop_reason(done)
         failures = sum(1 for o in done if batch.counts_as_failure(o))
         if stopped or failures > self.max_failures:
@@ -209,22 +233,40 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
             ledger=ledger if self.use_ledger else None,
         )
 
+    @staticmethod
+    def _variant_results(ledger: Any, campaign: str) -> list[dict[str, Any]]:
+        """Sent per variant over the whole campaign (a batch records no replies)."""
+        from airflow_provider_connectsafely.ledger.queries import BATCH, variant_counts
+        from airflow_provider_connectsafely.outreach.variants import result_row
+
+        rows = variant_counts(ledger, BATCH, campaign)
+        return [result_row(None, variant, sent, None) for _step, variant, sent, _replied in rows]
+
     def campaign_name(self, context: Context) -> str:
         """``campaign``, else ``<dag_id>.<task_id>``."""
         ids = run_ids(context)
         return self.campaign or (f"{ids[0]}.{ids[1]}" if ids else f"{self.dag_id}.{self.task_id}")
 
     def _prepare(self, rows: list[Any], context: Context) -> list[BatchItem]:
-        """Render and validate every recipient before sending to any."""
+        """Render and validate every recipient (every variant) before sending to any."""
         from airflow_provider_connectsafely.outreach.batch import prepare_items
+        from airflow_provider_connectsafely.outreach.variants import Variants
 
         load = template_loader(self)
-        message_tpl, subject_tpl = load(self.message), (load(self.subject) if self.subject else None)
+        subject_tpl = load(self.subject) if self.subject else None
         base = dict(context) if context else {}
+        texts: dict[str | None, Template]
+        if self.message_variants is None:
+            texts = {None: load(str(self.message))}
+            variants = None
+        else:
+            variants = Variants.of(self.message_variants, self.variant_weights, field="message_variants")
+            texts = {name: load(text) for name, text in self.message_variants.items()}
 
-        def render(recipient: dict[str, Any]) -> tuple[str, str | None]:
-            variables = {**base, "recipient": recipient}
-            return message_tpl.render(variables), subject_tpl.render(variables) if subject_tpl else None
+        def render(recipient: dict[str, Any], variant: str | None = None) -> tuple[str, str | None]:
+            variables = {**base, "recipient": recipient, "variant": variant}
+            subject = subject_tpl.render(variables) if subject_tpl else None
+            return texts[variant].render(variables), subject
 
         return prepare_items(
             rows,
@@ -234,4 +276,5 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
             account_id=self.account_id or self.hook.settings.account_id,
             limits=self.message_limits,
             endpoint=self.endpoint,
+            variants=variants,
         )

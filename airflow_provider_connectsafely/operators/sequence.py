@@ -6,6 +6,7 @@ Only Airflow's task SDK is imported at module level: DAG files import this on ev
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely import defaults
@@ -66,6 +67,10 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         do-not-contact list everywhere: True (the default phrases, English, German, French,
         Spanish), False, a list of phrases (instead of them), an ``OptOutDetector`` (e.g. to
         extend them) or a callable taking the reply's text.
+    :param reply_window: keep reading replies this long after a person's last step (a
+        ``timedelta``), so that replies to the last step count in the reply rates (the
+        enrolment moves from ``finished`` to ``replied``); None (default): replies are read
+        while a step is left. Needs ``stop_on_reply``.
     :param on_removed: ``continue`` (default) or ``stop`` for enrolled people missing from
         this run's recipients.
     :param messaging_channel: ``auto``, ``sales_navigator`` or ``linkedin_inbox``.
@@ -131,9 +136,20 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         account_ids: Sequence[str] | str | None = None,
         warmup: dict[str, int] | None = None,
         weekly_limit: int = defaults.WEEKLY_CONNECT_LIMIT,
+        reply_window: timedelta | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if reply_window is not None:
+            if not isinstance(reply_window, timedelta) or reply_window <= timedelta(0):
+                raise ValueError(
+                    f"reply_window must be a timedelta > 0, e.g. timedelta(days=14), got {reply_window!r}"
+                )
+            if not stop_on_reply:
+                raise ValueError(
+                    "reply_window reads replies after the last step: it needs stop_on_reply=True"
+                )
+        self.reply_window = reply_window
         check_account_args(self.account_id, account_ids, warmup)
         if not isinstance(weekly_limit, int) or weekly_limit < 0:
             raise ValueError(f"weekly_limit must be a whole number >= 0 (0: no cap), got {weekly_limit!r}")
@@ -192,14 +208,20 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 identities = [row_identity(row) for row in rows]
                 only = [n for n, who in enumerate(identities) if who is None or who not in known]
                 present = {who for who in identities if who is not None and who in known}
+            variants = self.steps[first].variant_set() if first is not None else None
             items = prepare_items(
                 rows,
                 # A sequence of connect steps only still validates each recipient.
-                lambda data: render(self.steps[first], data, first + 1) if first is not None else ("-", None),
+                lambda data, variant=None: (
+                    render(self.steps[first], data, first + 1, variant) if first is not None else ("-", None)
+                ),
                 campaign=self.campaign,
                 account_id=self.account_id or self.hook.settings.account_id,
                 limits=self.message_limits,
                 only=only,
+                variants=variants,
+                step=(first or 0) + 1,
+                variants_field=f"steps[{first}].variants",
             )
             accounts = self._account_pool(ledger, self.account_ids, self.warmup)
             sequence = SequenceRun(
@@ -219,6 +241,7 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
                 invitations=self._invitations(ledger),
                 render_note=self._note_renderer(context),
                 opt_out=self._opt_out,
+                reply_window=self.reply_window,
             )
             try:
                 result = sequence.execute(items, dry_run=self.is_dry_run, present=present, known=known)
@@ -282,13 +305,19 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
 
     def _renderer(self, context: Context) -> Any:
         load = template_loader(self)
-        compiled = [(load(s.message), load(s.subject) if s.subject else None) for s in self.steps]
+        compiled = []
+        for step in self.steps:
+            names = list(step.variants) if step.variants is not None else [None]
+            texts = {name: load(step.template(name)) for name in names} if not step.connects else {}
+            compiled.append((texts, load(step.subject) if step.subject else None))
         base = dict(context) if context else {}
 
-        def render(step: SequenceStep, data: dict[str, Any], number: int) -> tuple[str, str | None]:
-            message, subject = compiled[self.steps.index(step)]
-            variables = {**base, "recipient": data, "step": number}
-            return message.render(variables), subject.render(variables) if subject else None
+        def render(
+            step: SequenceStep, data: dict[str, Any], number: int, variant: str | None = None
+        ) -> tuple[str, str | None]:
+            texts, subject = compiled[number - 1]
+            variables = {**base, "recipient": data, "step": number, "variant": variant}
+            return texts[variant].render(variables), subject.render(variables) if subject else None
 
         return render
 

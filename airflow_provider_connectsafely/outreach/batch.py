@@ -30,9 +30,12 @@ if TYPE_CHECKING:
     from airflow_provider_connectsafely.outreach.accounts import AccountPool
     from airflow_provider_connectsafely.outreach.delivery import GuardedSender
     from airflow_provider_connectsafely.outreach.recipient_windows import RecipientWindows
+    from airflow_provider_connectsafely.outreach.variants import Variants
 
 #: Where a recipient dict may name its recipient, in the order they are read.
 RECIPIENT_KEYS = ("recipient_profile_id", "recipient_profile_urn", "profile_url")
+#: The dry-run summary's key for :func:`would_send_by_account_variant`.
+BY_ACCOUNT_VARIANT = "would_send_by_account_variant"
 #: Failed or unknown recipients logged one by one at WARNING; the rest are counted.
 PROBLEMS_LOGGED = 20
 
@@ -50,6 +53,7 @@ class BatchItem:
     :param error: why it is invalid.
     :param identity: the recipient as it keys the ledger, when valid.
     :param data: the recipient's row (personalisation fields).
+    :param variant: the message variant chosen for the recipient, when the message has some.
     """
 
     index: int
@@ -59,11 +63,12 @@ class BatchItem:
     error: ConnectSafelyError | None = None
     identity: str | None = None
     data: dict[str, Any] | None = None
+    variant: str | None = None
 
 
 def prepare_items(
     rows: list[Any],
-    render: Callable[[dict[str, Any]], tuple[str, str | None]],
+    render: Callable[..., tuple[str, str | None]],
     *,
     campaign: str,
     message_type: str = "normal",
@@ -71,13 +76,17 @@ def prepare_items(
     limits: Any = None,
     endpoint: str = "messaging",
     only: Iterable[int] | None = None,
+    variants: Variants | None = None,
+    step: int = 1,
+    variants_field: str = "message_variants",
 ) -> list[BatchItem]:
     """Render and validate every row before anything is sent: an invalid row becomes an
     item with its error (reported as failed), never a reason to stop the batch.
 
     :param rows: dicts with a recipient field (see :data:`RECIPIENT_KEYS`) and any
         personalisation fields; a plain string is a profile ID or URL.
-    :param render: the recipient's dict to its ``(message, subject)``.
+    :param render: the recipient's dict to its ``(message, subject)``; with ``variants``,
+        ``(dict, variant name)`` to that variant's.
     :param campaign: the dedupe scope: one message per campaign and recipient, ever.
     :param message_type: ``normal`` or ``inmail``.
     :param account_id: the LinkedIn account to send from (None: the API's default).
@@ -85,9 +94,39 @@ def prepare_items(
     :param endpoint: the send endpoint, ``messaging`` or ``conversations``.
     :param only: the positions of the rows to prepare, in order (the others are left out);
         None: every row. Items keep their position in ``rows``.
+    :param variants: the message's variants: each is rendered and validated for every row (a
+        row is invalid when any is, the error naming the variant), and the row's own (chosen
+        from ``campaign``, ``step`` and its identity) is its request.
+    :param step: the sequence step the variants belong to (1 for a batch).
+    :param variants_field: the argument holding the variants, as errors name it.
     """
     from airflow_provider_connectsafely.api.conversation_send import build_send_request
     from airflow_provider_connectsafely.errors import ConnectSafelyValidationError
+
+    def build(data: dict[str, Any], index: int, variant: str | None) -> MessageRequest:
+        where = "message" if variant is None else f"{variants_field}[{variant!r}]"
+        try:
+            message, subject = render(data) if variant is None else render(data, variant)
+        except Exception as exc:  # a template error is this recipient's problem, not the batch's
+            raise ConnectSafelyValidationError(
+                where, f"rendering failed for item {index}: {exc}", "check the template's variables"
+            ) from exc
+        try:
+            return build_send_request(
+                endpoint=endpoint,
+                message=message,
+                recipient_profile_id=data.get("recipient_profile_id") or data.get("profile_url"),
+                recipient_profile_urn=data.get("recipient_profile_urn"),
+                subject=subject,
+                message_type=message_type,
+                account_id=account_id,
+                limits=limits,
+            )
+        except ConnectSafelyValidationError as exc:
+            if variant is None or exc.field not in ("message", "subject"):
+                raise
+            field = where if exc.field == "message" else f"subject of {where}"
+            raise ConnectSafelyValidationError(field, exc.problem, exc.fix) from exc
 
     items = []
     for index in range(len(rows)) if only is None else only:
@@ -100,21 +139,16 @@ def prepare_items(
                 raise ConnectSafelyValidationError(
                     "recipients", f"item {index} is {type(data).__name__}", "give a dict per recipient"
                 )
-            message, subject = render(data)
-            request = build_send_request(
-                endpoint=endpoint,
-                message=message,
-                recipient_profile_id=data.get("recipient_profile_id") or data.get("profile_url"),
-                recipient_profile_urn=data.get("recipient_profile_urn"),
-                subject=subject,
-                message_type=message_type,
-                account_id=account_id,
-                limits=limits,
-            )
+            if variants is None:
+                request = build(data, index, None)
+            else:
+                built = {name: build(data, index, name) for name in variants.names}
+                item.variant = variants.choose(campaign, recipient_identity(built[variants.names[0]]), step)
+                request = built[item.variant]
         except ConnectSafelyValidationError as exc:
             item.error = exc
             continue
-        except Exception as exc:  # a template error is this recipient's problem, not the batch's
+        except Exception as exc:  # e.g. a template that renders to no text
             item.error = ConnectSafelyValidationError(
                 "message", f"rendering failed for item {index}: {exc}", "check the template's variables"
             )
@@ -215,7 +249,14 @@ class BatchRun:
             if self._sent_by_this_task(entry):
                 assert entry is not None
                 done.append(
-                    Outcome(status.SENT, item.recipient, item.key, entry.response, "sent by an earlier try")
+                    Outcome(
+                        status.SENT,
+                        item.recipient,
+                        item.key,
+                        entry.response,
+                        "sent by an earlier try",
+                        variant=entry.variant,
+                    )
                 )
                 progress.step(status.SENT)
                 continue
@@ -231,6 +272,8 @@ class BatchRun:
                     capped.append(item.recipient)
                     continue
                 outcome = pooled
+            if item.variant is not None and outcome.status in (status.SENT, status.UNKNOWN):
+                outcome.variant = item.variant
             done.append(outcome)
             progress.step(outcome.status)
             if outcome.status == status.SENT or outcome.error is not None:
@@ -327,7 +370,9 @@ class BatchRun:
             if item.error is not None or item.request is None:
                 done.append(invalid(item))
             elif entry is not None and entry.state == LEDGER_SENT:
-                done.append(Outcome(status.SKIPPED, item.recipient, reason="already sent"))
+                done.append(
+                    Outcome(status.SKIPPED, item.recipient, reason="already sent", variant=entry.variant)
+                )
             elif item.identity in blocked:
                 reason = f"{SUPPRESSED}: on the do-not-contact list"
                 done.append(Outcome(status.SKIPPED, item.recipient, item.key, reason=reason, suppressed=True))
@@ -335,15 +380,15 @@ class BatchRun:
                 note = self.windows.note(self.windows.timezone_of(item.data)) if self.windows else None
                 account: str | None = account_key(item.request)
                 if self.accounts is not None and item.identity:
-                    account = self._would_send_from(item.identity)
-                    chosen = f"from account {account}" if account else "waits for its account's daily cap"
-                    note = "; ".join(filter(None, [chosen, note]))
+                    account, said = self._would_send_from(item.identity)
+                    note = "; ".join(filter(None, [said, note]))
                 done.append(
                     Outcome(
                         status.WOULD_SEND,
                         item.recipient,
                         reason=note,
                         message=item.request.message,
+                        variant=item.variant,
                         account=account,
                     )
                 )
@@ -361,17 +406,16 @@ class BatchRun:
         assert keyed[0].key is not None
         return SuppressionList(ledger).suppressed_among([i.identity or "" for i in keyed], keyed[0].key)
 
-    def _would_send_from(self, identity: str) -> str | None:
-        """The pool's account for ``identity``, counted as if sent; None when every one it
-        may use is full today."""
+    def _would_send_from(self, identity: str) -> tuple[str | None, str]:
+        """The account a dry run would send from (None: all full) and what to say of it."""
         pool = self.accounts
         assert pool is not None
         account = pool.pick(identity)
         if account is None:
-            return None
+            return None, "waits for its account's daily cap"
         pool.bind(identity, account)
         pool.count(account)
-        return account
+        return account, f"from account {account}"
 
     def counts_as_failure(self, outcome: Outcome) -> bool:
         """Failed or unknown; an earlier attempt's unknown outcome is not this run's failure
@@ -397,6 +441,8 @@ class BatchRun:
     def report(self, done: list[Outcome], *, dry_run: bool = False) -> dict[str, Any]:
         """Log the summary and every problem (bounded); return the summary and outcomes."""
         summary: dict[str, Any] = {"total": len(done), "dry_run": dry_run, **counts(done)}
+        if dry_run:
+            summary[BY_ACCOUNT_VARIANT] = would_send_by_account_variant(o.to_dict() for o in done)
         self.log.info(
             "Batch finished: %d recipient(s): %s", len(done), counts_text(summary) or "nothing to do"
         )
@@ -459,7 +505,26 @@ class BatchRun:
             task_id=task_id,
             run_id=run_id,
             map_index=map_index,
+            variant=item.variant,
         )
+
+
+def would_send_by_account_variant(outcomes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A dry run's ``would_send`` outcomes counted per account, step (sequences) and variant:
+    ``[{"account", "step", "variant", "would_send"}]``, sorted; ``variant`` is None for a
+    message without variants, ``step`` None in a batch, ``account`` None when every account
+    is full."""
+    found: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for outcome in outcomes:
+        if outcome.get("status") != status.WOULD_SEND:
+            continue
+        account, step, variant = outcome.get("account"), outcome.get("step"), outcome.get("variant")
+        row = found.setdefault(
+            (account or "", step or 0, variant or ""),
+            {"account": account, "step": step, "variant": variant, "would_send": 0},
+        )
+        row["would_send"] += 1
+    return [found[key] for key in sorted(found)]
 
 
 def invalid(item: BatchItem) -> Outcome:

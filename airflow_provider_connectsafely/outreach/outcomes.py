@@ -37,7 +37,8 @@ class Outcome:
     :param reason: why it was skipped, failed or is unknown.
     :param error: the provider error behind a failure.
     :param message: the rendered text (dry runs only).
-    :param account: the LinkedIn account it would go from (dry runs only).
+    :param variant: the message variant chosen for the recipient (None without variants).
+    :param account: the account it would go from (dry runs only).
     :param suppressed: skipped because the person is on the do-not-contact list.
     """
 
@@ -48,6 +49,7 @@ class Outcome:
     reason: str | None = None
     error: errors.ConnectSafelyError | None = field(default=None, repr=False)
     message: str | None = None
+    variant: str | None = None
     account: str | None = None
     suppressed: bool = False
 
@@ -70,6 +72,8 @@ class Outcome:
             data["error_type"] = type(self.error).__name__
         if self.message is not None:
             data["message"] = self.message
+        if self.variant is not None:
+            data["variant"] = self.variant
         if self.account is not None:
             data["account"] = self.account
         return data

@@ -50,6 +50,8 @@ class ReplyCheck:
         None: the error is raised.
     :param opt_out: decides whether a reply asks to stop; such a reply also puts the person
         on the do-not-contact list everywhere. None: replies only stop this sequence.
+    :param finished_since: also mark the finished enrolments whose last step went out since
+        this time (the reply window after the last step, for reply rates); None: live only.
     """
 
     campaign: str
@@ -60,6 +62,7 @@ class ReplyCheck:
     log: Any
     refused: Callable[[str, str], None] | None = None
     opt_out: OptOutDetector | None = None
+    finished_since: datetime | None = None
 
     def run(self) -> list[Enrollment]:
         """Mark those who replied since their first step, for every live enrolment of the
@@ -68,10 +71,11 @@ class ReplyCheck:
         and only the enrolments a reply names (by conversation or sender) read from the ledger.
         Return those marked."""
         marked: list[Enrollment] = []
-        for account, earliest in self.store.reply_starts(self.campaign):
+        finished = self.finished_since
+        for account, earliest in self.store.reply_starts(self.campaign, finished):
 
             def everyone(account: str = account) -> list[Enrollment]:
-                return self.store.watched(self.campaign, account)
+                return self.store.watched(self.campaign, account, finished_since=finished)
 
             def named(found: list[dict[str, Any]], account: str = account) -> list[Enrollment]:
                 if not found:
@@ -83,6 +87,7 @@ class ReplyCheck:
                     recipients={
                         str(r.get("senderProfileId")).lower() for r in found if r.get("senderProfileId")
                     },
+                    finished_since=finished,
                 )
 
             marked.extend(self._account(account, earliest, everyone, named))

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.clock import Clock
@@ -19,7 +19,13 @@ from airflow_provider_connectsafely.errors import ConnectSafelyError
 from airflow_provider_connectsafely.ledger import sequences as state
 from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT, NewSend
 from airflow_provider_connectsafely.outreach import outcomes as status
-from airflow_provider_connectsafely.outreach.batch import PROBLEMS_LOGGED, BatchItem, invalid
+from airflow_provider_connectsafely.outreach.batch import (
+    BY_ACCOUNT_VARIANT,
+    PROBLEMS_LOGGED,
+    BatchItem,
+    invalid,
+    would_send_by_account_variant,
+)
 from airflow_provider_connectsafely.outreach.delivery import WaitRequired
 from airflow_provider_connectsafely.outreach.opt_out import OptOutDetector
 from airflow_provider_connectsafely.outreach.outcomes import Outcome
@@ -54,7 +60,8 @@ class SequenceRun:
     :param sender: sends a step at most once (None for a dry run).
     :param build: ``(enrollment, message, subject) -> request`` for a step: the first step
         to the recipient, later ones into the conversation.
-    :param render: ``(step, enrollment data, step number) -> (message, subject)``.
+    :param render: ``(step, enrollment data, step number, variant) -> (message, subject)``;
+        ``variant`` is the recipient's variant of a step with variants, else None.
     :param replies: where replies are read; None sends without checking (no stop on reply).
     :param run: ``(dag_id, task_id, run_id, map_index)`` of the running task, or None.
     :param on_removed: ``continue`` (default): an enrolled person missing from this run's
@@ -73,6 +80,9 @@ class SequenceRun:
     :param render_note: ``(step, enrollment data, step number) -> note`` of a connect step.
     :param opt_out: decides whether a reply asks to stop (the person is then suppressed
         everywhere); None: a reply only stops this sequence.
+    :param reply_window: how long after the last step replies are still read (and recorded,
+        the enrolment moving from ``finished`` to ``replied``), so the last step's reply rate
+        counts; None: replies are read only while a step is left.
     """
 
     campaign: str
@@ -80,7 +90,7 @@ class SequenceRun:
     store: SequenceStore
     sender: GuardedSender | None
     build: Callable[[Enrollment, str, str | None], MessageRequest]
-    render: Callable[[SequenceStep, dict[str, Any], int], tuple[str, str | None]]
+    render: Callable[[SequenceStep, dict[str, Any], int, str | None], tuple[str, str | None]]
     replies: ReplyReader | None = None
     run: RunIds | None = None
     on_removed: str = "continue"
@@ -93,6 +103,7 @@ class SequenceRun:
     invitations: Invitations | None = None
     render_note: Callable[[SequenceStep, dict[str, Any], int], str | None] | None = None
     opt_out: OptOutDetector | None = None
+    reply_window: timedelta | None = None
     #: Why this run stopped sending (every account out of rotation, or the only one refused).
     stopped: str | None = field(default=None, init=False)
     #: The due steps' ledger rows, read in bulk before sending (see :meth:`_prefetch`).
@@ -105,6 +116,12 @@ class SequenceRun:
         if self.sender is not None and self.invitations is None and any(s.connects for s in self.steps):
             raise ValueError("a sequence with a connect step needs invitations=")
         self._now: Clock = self.clock or self.store.ledger.clock
+        self._variants = [step.variant_set() for step in self.steps]
+
+    def variant_of(self, recipient: str, index: int) -> str | None:
+        """The variant of step ``index`` (from 0) for ``recipient``; None without variants."""
+        variants = self._variants[index]
+        return variants.choose(self.campaign, recipient, index + 1) if variants is not None else None
 
     def execute(
         self,
@@ -141,6 +158,7 @@ class SequenceRun:
             )
         replied: list[Enrollment] = []
         if self.replies is not None:
+            finished_since = self._now() - self.reply_window if self.reply_window else None
             check = ReplyCheck(
                 self.campaign,
                 self.store,
@@ -150,6 +168,7 @@ class SequenceRun:
                 self.log,
                 self._refused,
                 self.opt_out,
+                finished_since=finished_since,
             )
             replied = check.run()
         counts = self.store.counts(self.campaign)
@@ -222,6 +241,9 @@ class SequenceRun:
                 why = f"{type(exc).__name__}: {exc.message}"
                 outcome = Outcome(status.FAILED, enrollment.recipient, reason=why, error=exc)
             done[enrollment.recipient] = {"status": outcome.status, "step": index + 1}
+            variant = self.variant_of(enrollment.recipient, index)
+            if variant is not None:
+                done[enrollment.recipient]["variant"] = variant
             if outcome.reason and outcome.status != status.SENT:
                 done[enrollment.recipient]["reason"] = outcome.reason
             if outcome.status == status.SENT or outcome.error is not None:
@@ -315,10 +337,21 @@ class SequenceRun:
         waiting = self._until_accepted(enrollment, index)
         if waiting is not None:
             return waiting
-        message, subject = self.render(step, enrollment.data, index + 1)
+        variant = self.variant_of(enrollment.recipient, index)
+        message, subject = self.render(step, enrollment.data, index + 1, variant)
         request = self.build(enrollment, message, subject)
         dag_id, task_id, run_id, map_index = self.run or (None, None, None, None)
-        spec = NewSend(key, enrollment.account, request.recipient, dag_id, task_id, run_id, map_index)
+        spec = NewSend(
+            key,
+            enrollment.account,
+            request.recipient,
+            dag_id,
+            task_id,
+            run_id,
+            map_index,
+            step=index + 1,
+            variant=variant,
+        )
         if key in self._bulk_keys:
             self._bulk_keys.discard(key)  # read once: a second try reads it again
             outcome = self.sender.send(request, spec, self._bulk_rows.get(key))
@@ -417,6 +450,8 @@ class SequenceRun:
             "failed": counts.get(state.FAILED, 0) + len(invalid_items),
             "unknown": counts.get(state.UNKNOWN, 0),
         }
+        if any(v is not None for v in self._variants):
+            summary["variant_results"] = self.variant_results()
         shown = ("enrolled", "sent", "replied", "finished", "waiting", "failed", "unknown")
         self.log.info(
             "Sequence %s finished its run: %s (per step: %s)",
@@ -440,21 +475,39 @@ class SequenceRun:
             )
         return {"summary": summary, "outcomes": outcomes}
 
+    def variant_results(self) -> list[dict[str, Any]]:
+        """Per step and variant over the whole campaign: sent, replied, the reply rate and
+        its 95% Wilson interval."""
+        from airflow_provider_connectsafely.ledger.queries import SEQUENCE, variant_counts
+        from airflow_provider_connectsafely.outreach.variants import result_row
+
+        rows = variant_counts(self.store.ledger, SEQUENCE, self.campaign)
+        return [result_row(*row) for row in rows]
+
     def _dry_run(self, people: dict[str, BatchItem], invalid_items: list[Any]) -> dict[str, Any]:
         known = {e.recipient: e for e in self.store.enrollments(self.campaign)}
+        if self.accounts is not None:  # newcomers shown with the account they would be given
+            self.accounts.remember(who for who in people if who not in known)
         outcomes = []
         for who, item in people.items():
             enrollment = known.get(who)
             if enrollment is None:
                 from airflow_provider_connectsafely.ledger.sequences import Enrollment
 
-                enrollment = Enrollment(self.campaign, who, _account(item.request), data=_data(item))
+                account = self.accounts.assign(who) if self.accounts is not None else _account(item.request)
+                enrollment = Enrollment(self.campaign, who, account, data=_data(item))
                 enrollment.enrolled_at = self._now()
             outcomes.append(self._would(enrollment))
         outcomes.extend(self._would(e) for who, e in known.items() if who not in people)
         outcomes.extend(o.to_dict() for o in invalid_items)
         would = sum(1 for o in outcomes if o["status"] == status.WOULD_SEND)
-        summary = {"campaign": self.campaign, "dry_run": True, "total": len(outcomes), "would_send": would}
+        summary = {
+            "campaign": self.campaign,
+            "dry_run": True,
+            "total": len(outcomes),
+            "would_send": would,
+            BY_ACCOUNT_VARIANT: would_send_by_account_variant(outcomes),
+        }
         self.log.info("Sequence %s (dry run): %d message(s) would go out now", self.campaign, would)
         return {"summary": summary, "outcomes": outcomes}
 
@@ -464,13 +517,20 @@ class SequenceRun:
         if index is None:
             item["status"] = WAITING if enrollment.state == state.ACTIVE else enrollment.state
             return item
+        problem = self._check_steps(enrollment, index)
+        if problem is not None:
+            item.update(status=status.FAILED, step=index + 1, reason=problem)
+            return item
         step = self.steps[index]
         if step.connects:
             note = self.render_note(step, enrollment.data, index + 1) if self.render_note else None
             item.update(status=status.WOULD_SEND, step=index + 1, action=step.action, note=note)
         else:
-            message, _subject = self.render(step, enrollment.data, index + 1)
+            variant = self.variant_of(enrollment.recipient, index)
+            message, _subject = self.render(step, enrollment.data, index + 1, variant)
             item.update(status=status.WOULD_SEND, step=index + 1, message=message)
+            if variant is not None:
+                item["variant"] = variant
         if self.windows is not None:
             try:
                 note = self.windows.note(self.windows.timezone_of(enrollment.data))
@@ -479,6 +539,26 @@ class SequenceRun:
             if note:
                 item["reason"] = note
         return item
+
+    def _check_steps(self, enrollment: Enrollment, first: int) -> str | None:
+        """A dry run's check of what is left to send to one person: every variant of every
+        message step from ``first`` on, rendered with their row and validated as a request.
+        The first problem, naming the step and variant, or None."""
+        for index in range(first, len(self.steps)):
+            step = self.steps[index]
+            if step.connects:
+                continue
+            variants = self._variants[index]
+            for variant in variants.names if variants is not None else [None]:
+                where = f"step {index + 1}" + (f", variant {variant!r}" if variant is not None else "")
+                try:
+                    message, subject = self.render(step, enrollment.data, index + 1, variant)
+                    self.build(enrollment, message, subject)
+                except ConnectSafelyError as exc:
+                    return f"{where}: {exc.message}"
+                except Exception as exc:  # a template error: this person's problem, shown as such
+                    return f"{where}: rendering failed: {exc}"
+        return None
 
     @staticmethod
     def _identity(item: BatchItem) -> str:

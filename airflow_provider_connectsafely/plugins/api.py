@@ -131,6 +131,14 @@ def create_app(
         """Per campaign: sends per state, enrolments per state."""
         return data.campaigns(ledger())
 
+    @app.get("/api/variants")
+    def variants(
+        user: Reader, campaign: Annotated[str, Query(min_length=1, max_length=310)]
+    ) -> dict[str, Any]:
+        """A campaign's results per step and variant (``campaign`` is a ``label`` from
+        ``/api/campaigns``): sent, replied, reply rate and its 95% Wilson interval."""
+        return data.variants(ledger(), campaign)
+
     @app.get("/api/sends")
     def sends(
         request: Request,

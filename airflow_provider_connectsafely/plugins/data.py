@@ -157,6 +157,19 @@ def campaigns(ledger: SendLedger) -> dict[str, Any]:
     return {"campaigns": [found[k] for k in sorted(found, key=lambda k: (k[1], k[0]))]}
 
 
+def variants(ledger: SendLedger, label: str) -> dict[str, Any]:
+    """One campaign's results per step and variant (``label`` as the ``campaigns`` answer
+    names it, e.g. ``sequence:onboard``): sent, replied (None for a batch: it records no
+    replies), the reply rate and its 95% Wilson interval. Empty for an unknown label."""
+    from airflow_provider_connectsafely.outreach.variants import result_row
+
+    kind, _, name = label.partition(":")
+    if kind not in (queries.BATCH, queries.SEQUENCE) or not name:
+        return {"campaign": label, "results": []}
+    rows = queries.variant_counts(ledger, kind, name)
+    return {"campaign": label, "results": [result_row(*row) for row in rows]}
+
+
 def sends_page(
     ledger: SendLedger,
     *,

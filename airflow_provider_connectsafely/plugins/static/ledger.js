@@ -213,6 +213,34 @@ function renderSends(answer) {
   $("next").disabled = answer.page >= answer.pages;
 }
 
+// The results per step and variant of the campaign picked in the filter (hidden for "all").
+function percent(value) { return value === null || value === undefined ? "-" : `${(100 * value).toFixed(1)}%`; }
+
+function renderVariants(answer) {
+  const body = $("variants").tBodies[0];
+  body.replaceChildren();
+  $("variants-campaign").textContent = `(${answer.campaign})`;
+  if (!answer.results.length) {
+    body.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No sends recorded with a step or variant." })));
+  }
+  for (const r of answer.results) {
+    const interval = r.ci95 ? `${percent(r.ci95[0])} - ${percent(r.ci95[1])}` : "-";
+    body.append(el("tr", { "data-step": String(r.step ?? ""), "data-variant": r.variant ?? "" },
+      el("td", { text: r.step === null ? "-" : String(r.step) }),
+      el("td", { text: r.variant ?? "(one message)" }),
+      el("td", { text: String(r.sent) }),
+      el("td", { text: r.replied === null ? "not tracked" : String(r.replied) }),
+      el("td", { text: percent(r.reply_rate) }),
+      el("td", { text: interval })));
+  }
+}
+
+async function loadVariants() {
+  $("variants-section").hidden = !state.campaign;
+  if (!state.campaign) return;
+  renderVariants(await getJson(`api/variants?${new URLSearchParams({ campaign: state.campaign })}`));
+}
+
 async function loadSends() {
   const params = new URLSearchParams({ page: String(state.page), size: String(state.size) });
   if (state.q) params.set("q", state.q);
@@ -230,6 +258,7 @@ async function loadAll() {
     renderChart(daily);
     renderCampaigns(campaigns);
     await loadSends();
+    await loadVariants();
     showError("");
     document.body.dataset.loaded = "true";
   } catch (error) {
@@ -306,6 +335,7 @@ document.addEventListener("DOMContentLoaded", () => {
     state.campaign = $("campaign").value;
     state.page = 1;
     loadSends().catch((error) => showError(error.message));
+    loadVariants().catch((error) => showError(error.message));
   });
   $("prev").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); loadSends().catch((e) => showError(e.message)); });
   $("next").addEventListener("click", () => { state.page = Math.min(state.pages, state.page + 1); loadSends().catch((e) => showError(e.message)); });

@@ -664,3 +664,20 @@ def test_an_upgraded_0_1_ledger_gets_the_do_not_contact_list_every_claim_checks(
     assert ledger.claim(NewSend("spring:failed-retryable", "default", retryable.recipient)).suppressed
     assert query(url, "SELECT count(*) FROM connectsafely_erasures") == [(0,)]
     assert schema_differences(url) == []
+
+
+def test_0008_adds_the_step_and_variant_of_each_send_to_an_upgraded_0_1_ledger(url):
+    load_0_1(url)
+    migrate_to(url, "0005")
+    ledger = open_ledger(url)
+    assert ledger.upgrade()
+
+    assert query(url, "SELECT DISTINCT step, variant FROM connectsafely_sends") == [(None, None)]
+    claim = ledger.claim(NewSend("sequence:q4:2:ann", "acct", "ann", step=2, variant="b"))
+    ledger.mark_sent("sequence:q4:2:ann", claim.token, {"success": True})
+    entry = ledger.get("sequence:q4:2:ann")
+    assert (entry.step, entry.variant, entry.campaign) == (2, "b", "sequence:q4")
+    assert ledger.get("spring:sent").variant is None
+    assert schema_differences(url) == []
+    assert kept_counts(url) == grouped_sends(url)
+    ledger.close()

@@ -437,3 +437,35 @@ def test_runs_as_a_module_and_imports_cheaply():
     assert help_run.returncode == 0
     for command in ("list", "stats", "settle", "export"):
         assert command in help_run.stdout
+
+
+def test_stats_of_a_campaign_show_its_results_per_step_and_variant(capsys, ledger):
+    from helpers import variant_ledger
+
+    variant_ledger.fill(ledger)
+    where = ledger.engine.url.render_as_string(hide_password=False)
+    code, out, _ = run(capsys, "stats", "--url", where, "--campaign", "q4")
+    assert code == 0
+    lines = out.split("Results per step and variant (q4)")[1].splitlines()
+    assert ["sequence", "1", "a", "10", "3", "30.0%", "10.8%-60.3%"] in [line.split() for line in lines]
+    assert ["sequence", "1", "b", "8", "1", "12.5%", "2.2%-47.1%"] in [line.split() for line in lines]
+    assert ["sequence", "2", "(one", "message)", "5", "2", "40.0%", "11.8%-76.9%"] in [
+        line.split() for line in lines
+    ]
+
+    code, out, _ = run(capsys, "stats", "--url", where, "--campaign", "spring", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["variants"] == [
+        {
+            "kind": "batch",
+            "step": None,
+            "variant": v,
+            "sent": n,
+            "replied": None,
+            "reply_rate": None,
+            "ci95": None,
+        }
+        for v, n in (("a", 4), ("b", 2))
+    ]
+    code, out, _ = run(capsys, "stats", "--url", where)
+    assert "Results per step and variant" not in out

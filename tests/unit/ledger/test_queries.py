@@ -133,3 +133,21 @@ def test_reading_an_empty_database_creates_nothing(tmp_path):
         assert inspect(store.engine).get_table_names() == []
     finally:
         store.close()
+
+
+def test_results_per_step_and_variant_on_a_ledger_with_known_counts(ledger):
+    from helpers import variant_ledger
+
+    from airflow_provider_connectsafely.outreach.variants import result_row
+
+    variant_ledger.fill(ledger)
+
+    assert queries.variant_counts(ledger, queries.SEQUENCE, "q4") == variant_ledger.SEQUENCE_COUNTS
+    assert queries.variant_counts(ledger, queries.BATCH, "spring") == variant_ledger.BATCH_COUNTS
+    assert queries.variant_counts(ledger, queries.BATCH, "q4") == []
+    rows = [result_row(*row) for row in variant_ledger.SEQUENCE_COUNTS]
+    assert [(r["reply_rate"], r["ci95"]) for r in rows] == [
+        (0.3, [0.1078, 0.6032]),
+        (0.125, [0.0224, 0.4709]),
+        (0.4, [0.1176, 0.7693]),
+    ]

@@ -43,6 +43,12 @@ def test_the_set_based_queries_match_the_per_enrolment_rules(ledger):
 
     store.reconcile("c", 1)  # steps cut to one: a, b, d finish
     assert store.counts("c")["finished"] == 3
+    # finished people are watched only within a reply window after their last step
+    assert store.reply_starts("c") == []
+    since = NOW - timedelta(days=3, minutes=30)  # a's and b's last steps, not d's
+    assert store.reply_starts("c", since) == [("acc-a", sent["a"])]
+    assert [e.recipient for e in store.watched("c", "acc-a", finished_since=since)] == ["a", "b"]
+    assert store.watched("c", "acc-b", finished_since=since) == []
     store.reconcile("c", 3)  # and back: they reopen
     assert store.counts("c") == {"active": 5, "unknown": 1, "failed": 1}
     assert sorted(store.remove_absent("c", {"a", "b"}, "left")) == ["c", "d", "f", "g"]

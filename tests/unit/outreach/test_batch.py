@@ -148,3 +148,27 @@ def test_prepare_items_can_prepare_only_some_rows_keeping_their_positions():
     rows = [{"recipient_profile_id": n} for n in ("ann", "bob", "cy")]
     items = prepare_items(rows, lambda r: ("Hi", None), campaign="c", only=[2, 0])
     assert [(i.index, i.identity) for i in items] == [(2, "cy"), (0, "ann")]
+
+
+def test_prepare_items_renders_and_checks_every_variant_and_keeps_each_rows_own():
+    from airflow_provider_connectsafely.outreach.variants import Variants, choose
+
+    variants = Variants.of({"a": "A {{ r }}", "b": "B {{ r }}"}, {"a": 1, "b": 1})
+    rendered: list[tuple[str, str]] = []
+
+    def render(row, variant):
+        rendered.append((row["recipient_profile_id"], variant))
+        long = variant == "b" and row.get("long")
+        return ("x" * 8001 if long else f"{variant.upper()} {row['recipient_profile_id']}"), None
+
+    rows = [{"recipient_profile_id": f"p{n}"} for n in range(20)] + [{"recipient_profile_id": "z", "long": 1}]
+    items = prepare_items(rows, render, campaign="spring", variants=variants)
+
+    assert len(rendered) == 2 * len(rows)  # every variant for every row
+    for item in items[:-1]:
+        assert item.variant == choose({"a": 1, "b": 1}, "spring", item.identity)
+        assert item.request.message == f"{item.variant.upper()} {item.identity}"
+    assert {i.variant for i in items[:-1]} == {"a", "b"}
+    bad = items[-1]
+    assert bad.request is None and bad.error.field == "message_variants['b']"
+    assert "over the normal limit" in str(bad.error)

@@ -187,7 +187,7 @@ def test_no_window_no_wait(store, clock):
 STEPS = [SequenceStep("Hi"), SequenceStep("Following up", wait=timedelta(days=1))]
 
 
-def render(step, data, number):
+def render(step, data, number, variant=None):
     return step.message, None
 
 

@@ -83,10 +83,10 @@ def ledger(tmp_path, clock):
     store.close()
 
 
-def render(step, data, number):
+def render(step, data, number, variant=None):
     from jinja2 import Template
 
-    return Template(step.message).render(recipient=data, step=number), None
+    return Template(step.template(variant)).render(recipient=data, step=number), None
 
 
 def build(enrollment, message, subject):
@@ -301,3 +301,79 @@ def test_the_reply_listing_failing_falls_back_to_the_due_conversations(ledger, c
     assert sorted(replies.conversations) == ["urn:li:msg_conversation:ann", "urn:li:msg_conversation:bob"]
     by = {o["recipient"]: o for o in result["outcomes"]}
     assert by["bob"]["status"] == "replied" and by["ann"]["status"] == "sent"
+
+
+AB_STEPS = [
+    SequenceStep(variants={"a": "A for {{ recipient.first }}", "b": "B{{ recipient.tail }}"}),
+    SequenceStep("Following up", wait=timedelta(days=3)),
+]
+
+
+def test_each_person_gets_their_variant_recorded_and_the_results_count_replies_per_variant(ledger, clock):
+    from airflow_provider_connectsafely.outreach.variants import choose
+
+    api, replies = FakeApi(), FakeReplies()
+    names = [f"p{n}" for n in range(12)]
+    run = sequence(ledger, api, replies, steps=AB_STEPS)
+    first = run.execute(people(*names))
+
+    chosen = {who: choose({"a": 1, "b": 1}, "q4", who, 1) for who in names}
+    assert {who: text[0] for who, text in api.sent} == {who: v.upper() for who, v in chosen.items()}
+    rows = ledger.get_many(f"sequence:q4:1:{who}" for who in names)
+    assert {row.recipient: (row.step, row.variant) for row in rows.values()} == {
+        who: (1, v) for who, v in chosen.items()
+    }
+    assert {o["recipient"]: o["variant"] for o in first["outcomes"]} == chosen
+    a_people = [who for who in names if chosen[who] == "a"]
+    replies.add(a_people[0], START + timedelta(days=1))
+
+    clock.now = START + timedelta(days=3, minutes=1)
+    second = sequence(ledger, api, replies, steps=AB_STEPS).execute(people(*names))
+    sent = {v: sum(1 for c in chosen.values() if c == v) for v in ("a", "b")}
+    results = {
+        (r["step"], r["variant"]): (r["sent"], r["replied"]) for r in second["summary"]["variant_results"]
+    }
+    assert results == {(1, "a"): (sent["a"], 1), (1, "b"): (sent["b"], 0), (2, None): (len(names) - 1, 0)}
+
+
+def test_a_dry_run_renders_and_validates_every_variant_of_every_step_for_every_person(ledger):
+    api = FakeApi()
+    rows = [{"recipient_profile_id": "ok", "first": "Ok", "tail": ""}]
+    rows.append({"recipient_profile_id": "long", "first": "Lo", "tail": "x" * 8000})
+    items = prepare_items(rows, lambda r: ("checked by the run", None), campaign="q4")
+    result = sequence(ledger, api, steps=AB_STEPS).execute(items, dry_run=True)
+
+    by = {o["recipient"]: o for o in result["outcomes"]}
+    assert by["ok"]["status"] == "would_send" and by["ok"]["variant"] in ("a", "b")
+    assert by["long"]["status"] == "failed"
+    assert by["long"]["reason"].startswith("step 1, variant 'b': Invalid `message`")
+    assert result["summary"]["would_send_by_account_variant"] == [
+        {"account": "default", "step": 1, "variant": by["ok"]["variant"], "would_send": 1}
+    ]
+    assert api.sent == []
+
+
+ONE_STEP = [SequenceStep(variants={"a": "A {{ recipient.first }}", "b": "B {{ recipient.first }}"})]
+
+
+@pytest.mark.parametrize("window", [None, timedelta(days=14)])
+def test_replies_to_the_last_step_count_only_within_a_reply_window(ledger, clock, window):
+    api, replies = FakeApi(), FakeReplies()
+    names = ["ann", "bob", "cy"]
+    sequence(ledger, api, replies, steps=ONE_STEP, reply_window=window).execute(people(*names))
+    replies.add("ann", START + timedelta(days=2))
+
+    clock.now = START + timedelta(days=3)
+    later = sequence(ledger, api, replies, steps=ONE_STEP, reply_window=window).execute(people(*names))
+    replies.add("bob", START + timedelta(days=20))  # after a 14-day window
+    clock.now = START + timedelta(days=21)
+    last = sequence(ledger, api, replies, steps=ONE_STEP, reply_window=window).execute(people(*names))
+
+    replied = sum(r["replied"] for r in last["summary"]["variant_results"])
+    if window is None:  # finished after its only step: no reply is read
+        assert later["summary"]["replied"] == 0 and replied == 0 and replies.calls == 0
+    else:
+        assert later["summary"]["replied"] == 1 and later["summary"]["finished"] == 2
+        assert [o["recipient"] for o in later["outcomes"] if o["status"] == "replied"] == ["ann"]
+        assert last["summary"]["replied"] == 1 and replied == 1  # bob replied after the window
+    assert len(api.sent) == 3

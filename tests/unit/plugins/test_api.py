@@ -340,6 +340,7 @@ def test_without_credentials_every_route_is_refused(seeded):
             ("GET", "/api/daily"),
             ("GET", "/api/campaigns"),
             ("GET", "/api/sends"),
+            ("GET", "/api/variants?campaign=sequence:q4"),
             ("POST", "/api/settle"),
         ]:
             kwargs = {"json": {"dedupe_key": "k", "state": "sent", "note": "n"}} if method == "POST" else {}
@@ -389,3 +390,36 @@ def test_today_shows_the_cap_the_tasks_applied(client, seeded):
 
 def at(path) -> LedgerLocation:
     return LedgerLocation(f"sqlite:///{path}", "argument")
+
+
+def test_a_campaigns_results_per_step_and_variant(tmp_path):
+    from helpers import variant_ledger
+
+    path = tmp_path / "ab.sqlite"
+    ledger = SendLedger.sqlite(path)
+    variant_ledger.fill(ledger)
+    ledger.close()
+    app = api.create_app(
+        ledger_location=lambda: at(path), security={api.reader: lambda: "ann", api.settler: lambda: "ann"}
+    )
+    with TestClient(app) as c:
+        sequence = c.get("/api/variants", params={"campaign": "sequence:q4"}).json()
+        batch = c.get("/api/variants", params={"campaign": "batch:spring"}).json()
+        nothing = c.get("/api/variants", params={"campaign": "no-kind"}).json()
+        assert c.get("/api/variants").status_code == 422
+    locate.close_all()
+
+    assert sequence["campaign"] == "sequence:q4"
+    assert [
+        (r["step"], r["variant"], r["sent"], r["replied"], r["reply_rate"], r["ci95"])
+        for r in sequence["results"]
+    ] == [
+        (1, "a", 10, 3, 0.3, [0.1078, 0.6032]),
+        (1, "b", 8, 1, 0.125, [0.0224, 0.4709]),
+        (2, None, 5, 2, 0.4, [0.1176, 0.7693]),
+    ]
+    assert [(r["variant"], r["sent"], r["replied"], r["ci95"]) for r in batch["results"]] == [
+        ("a", 4, None, None),
+        ("b", 2, None, None),
+    ]
+    assert nothing == {"campaign": "no-kind", "results": []}
