@@ -22,10 +22,19 @@ def load_dag(dag_id: str, filename: str | None = None):
     return module.dag
 
 
+#: Examples that wait for a person, and the task that asks: dag.test() cannot answer it (it
+#: would wait for ever), so runs here mark that task done (approved);
+#: tests/deploy/test_local_executor.py answers it for real.
+ASKS_A_PERSON = {"connectsafely_approved_send": "approve"}
+
+
 def run_any_time(dag):
     """``dag.test()``, with a DAG's ``send_window`` param (as the examples have) opened all week:
-    a test must not depend on the time of day it runs at."""
+    a test must not depend on the time of day it runs at. A task that asks a person
+    (``ASKS_A_PERSON``) is marked approved."""
     conf = {"send_window": "Mon-Sun 00:00-24:00"} if "send_window" in dag.params else {}
+    if dag.dag_id in ASKS_A_PERSON:
+        return dag.test(run_conf=conf, mark_success_pattern=ASKS_A_PERSON[dag.dag_id])
     return dag.test(run_conf=conf)
 
 
