@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 #: The newest schema version this code knows; ``schema.py`` defines the table at this version.
-HEAD = "0005"
+HEAD = "0006"
 #: The schema release 0.1 created, without recording any version.
 BASELINE = "0001"
 VERSION_TABLE = "connectsafely_ledger_version"
