@@ -288,37 +288,46 @@ def sends_page(
 
 def sends_csv(ledger: SendLedger, wanted: SendFilter | None = None) -> Iterator[str]:
     """Every send the filter matches, newest first, as CSV text in pieces: the columns of
-    ``connectsafely-ledger export`` (``ledger_format.EXPORT_COLUMNS``). Rows stream from
-    the database (bounded memory for a ledger of any size).
+    ``connectsafely-ledger export`` (``ledger_format.EXPORT_COLUMNS``), read a page at a time.
 
     :param wanted: which sends (all when None).
     """
     import csv
     import io
 
-    from sqlalchemy import select
+    from sqlalchemy import and_, or_, select
 
     from airflow_provider_connectsafely.cli.ledger_format import EXPORT_COLUMNS, csv_row
     from airflow_provider_connectsafely.ledger.schema import sends
     from airflow_provider_connectsafely.ledger.store import _entry
 
-    query = (
-        select(sends)
-        .where(*_conditions(ledger, wanted or SendFilter()))
-        .order_by(sends.c.updated_at.desc(), sends.c.dedupe_key.desc())
-    )
+    conditions = _conditions(ledger, wanted or SendFilter())
+    order = (sends.c.updated_at.desc(), sends.c.dedupe_key.desc())
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
-    with ledger.engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=_CSV_CHUNK).execute(query)
-        for rows in result.mappings().partitions():
-            for row in rows:
-                writer.writerow(csv_row(_entry(row)))
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    last: tuple[Any, Any] | None = None
+    # Keyset pages along the page's own index, each in a short read: bounded memory on any
+    # ledger size and no long transaction (a server-side cursor needs one on PostgreSQL).
+    while True:
+        query = select(sends).where(*conditions).order_by(*order).limit(_CSV_CHUNK)
+        if last is not None:
+            query = query.where(
+                or_(
+                    sends.c.updated_at < last[0],
+                    and_(sends.c.updated_at == last[0], sends.c.dedupe_key < last[1]),
+                )
+            )
+        with ledger.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        for row in rows:
+            writer.writerow(csv_row(_entry(row)))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(rows) < _CSV_CHUNK:
+            return
+        last = (rows[-1]["updated_at"], rows[-1]["dedupe_key"])
 
 
 def funnel(ledger: SendLedger, label: str) -> dict[str, Any]:
