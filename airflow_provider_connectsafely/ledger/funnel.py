@@ -80,7 +80,9 @@ def campaign_funnel(ledger: SendLedger, label: str) -> dict[str, Any]:
             if at["replied"] and step > 0
         }
     sent_by_kind = {k: by_state.get(SENT, 0) for k, by_state in sends.items()}
-    totals = {state: sum(by_state.get(state, 0) for by_state in sends.values()) for state in SEND_STATES}
+    totals: dict[str, int] = {
+        state: sum(by_state.get(state, 0) for by_state in sends.values()) for state in SEND_STATES
+    }
     if kind != SEQUENCE:
         return {"label": label, "campaign": name, "kind": kind, "sends": totals, "stages": [], "steps": []}
     return _sequence_funnel(label, name, enrolled, accepted, steps, medians, skipped, sent_by_kind, totals)

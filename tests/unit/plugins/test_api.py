@@ -372,7 +372,7 @@ def at(path) -> LedgerLocation:
 
 
 def test_sends_filter_by_account_days_and_run_with_exact_totals(client, seeded):
-    ledger, clock, _ = seeded
+    _ledger, _clock, _ = seeded
     acct2 = client.get("/api/sends", params={"account": "acct-2"}).json()
     assert [r["recipient"] for r in acct2["rows"]] == ["frank"] and acct2["total"] == 1
     yesterday = client.get("/api/sends", params={"since": "2031-03-14", "until": "2031-03-14"}).json()
@@ -428,7 +428,7 @@ def test_csv_download_has_the_export_columns_and_the_current_filter(client, seed
 
 
 def test_replies_newest_first_with_the_first_line_and_a_linkedin_link(client, seeded):
-    ledger, clock, _ = seeded
+    ledger, _clock, _ = seeded
     store = SequenceStore(ledger)
     store.enroll("other", [("zed", "acct-2", {})])
     zed = store.get_many("other", ["zed"])["zed"]

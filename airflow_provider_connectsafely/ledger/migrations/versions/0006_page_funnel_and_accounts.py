@@ -7,6 +7,8 @@ Revises: 0005
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 ENROLLMENTS = "connectsafely_enrollments"
-ENROLLMENT_COLUMNS = {
+ENROLLMENT_COLUMNS: dict[str, sa.types.TypeEngine[Any]] = {
     "accepted_at": sa.DateTime(timezone=True),
     "skip_reason": sa.String(64),
     "skipped_at": sa.DateTime(timezone=True),
