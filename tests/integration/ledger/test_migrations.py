@@ -570,3 +570,25 @@ def test_upgrade_refuses_a_newer_ledger(url):
     execute(url, f"UPDATE {VERSION_TABLE} SET version_num = '9999'")
     code, _, err = cli("upgrade", "--url", url)
     assert code == 2 and "9999" in err and err.count("\n") == 1
+
+
+def test_0006_keeps_enrolments_and_adds_the_pages_columns_and_account_status(url):
+    load_0_1(url)
+    migrate_to(url, "0005")
+    execute(
+        url,
+        "INSERT INTO connectsafely_enrollments (campaign, recipient, account, state, step, enrolled_at, "
+        "updated_at, replied_at, reply_text) VALUES ('drip', 'ann', 'a', 'replied', 2, :t, :t, :t, 'hi')",
+        {"t": NOW},
+    )
+    ledger = open_ledger(url)
+    assert ledger.upgrade()
+
+    assert query(
+        url,
+        "SELECT campaign, recipient, state, step, reply_text, accepted_at, skip_reason, skipped_at "
+        "FROM connectsafely_enrollments",
+    ) == [("drip", "ann", "replied", 2, "hi", None, None, None)]
+    assert query(url, "SELECT count(*) FROM connectsafely_account_status") == [(0,)]
+    assert schema_differences(url) == []
+    ledger.close()
