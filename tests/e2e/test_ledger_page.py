@@ -300,9 +300,9 @@ def test_viewer_reads_the_page_but_cannot_settle(chromium, server, ledger):
     expect(frame.locator("#chart rect.bar")).to_have_count(30)
     expect(frame.locator("#daily-total")).to_have_text("(7 in total)")
     rows = {
-        "founders-intro": ["founders-intro", "sequence", "3", "0", "0", "0", "2", "1", "0"],
-        "q4-partners": ["q4-partners", "batch", "2", "0", "0", "0", "-", "-", "-"],
-        "spring-launch": ["spring-launch", "batch", "5", "0", "1", "0", "-", "-", "-"],
+        "founders-intro": ["founders-intro", "sequence", "3", "0", "0", "0", "2", "1", "0", "Funnel"],
+        "q4-partners": ["q4-partners", "batch", "2", "0", "0", "0", "-", "-", "-", "Funnel"],
+        "spring-launch": ["spring-launch", "batch", "5", "0", "1", "0", "-", "-", "-", "Funnel"],
     }
     for campaign, cells in rows.items():
         expect(frame.locator(f"#campaigns tr[data-campaign='{campaign}'] td")).to_have_text(cells)
