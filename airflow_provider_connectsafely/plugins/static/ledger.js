@@ -69,6 +69,23 @@ function openOutside(event) {
   ui.open(event.currentTarget.href, "_blank", "noopener,noreferrer");
 }
 
+// The CSV download: Airflow 3.1 frames the page without allow-downloads, so in a frame the
+// UI's own document starts the download (same origin, the same cookie).
+function downloadFromUi(event) {
+  const modified = event.metaKey || event.ctrlKey || event.shiftKey || event.altKey;
+  if (event.defaultPrevented || event.button !== 0 || modified) return;
+  const ui = uiWindow();
+  if (!ui) return;
+  event.preventDefault();
+  const link = ui.document.createElement("a");
+  link.href = new URL(event.currentTarget.getAttribute("href"), window.location.href).href;
+  link.download = event.currentTarget.getAttribute("download") || "";
+  link.hidden = true;
+  ui.document.body.append(link);
+  link.click();
+  link.remove();
+}
+
 function when(iso) { return iso ? iso.replace("T", " ").slice(0, 16) : ""; }
 
 function percent(rate) { return rate === null || rate === undefined ? "-" : `${(rate * 100).toFixed(1)}%`; }
@@ -429,6 +446,7 @@ document.addEventListener("DOMContentLoaded", () => {
     state.replies = event.target.value;
     loadReplies().catch((e) => showError(e.message));
   });
+  $("csv").addEventListener("click", downloadFromUi);
   $("settle-form").addEventListener("submit", confirmSettle);
   showFilters();
   $("settle-cancel").addEventListener("click", () => $("settle-dialog").close());
