@@ -325,9 +325,10 @@ def sends_csv(ledger: SendLedger, wanted: SendFilter | None = None) -> Iterator[
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-        if len(rows) < _CSV_CHUNK:
-            return
-        last = (rows[-1]["updated_at"], rows[-1]["dedupe_key"])
+        following = (rows[-1]["updated_at"], rows[-1]["dedupe_key"]) if rows else None
+        if len(rows) < _CSV_CHUNK or following == last:
+            return  # the end (or a page that did not move on: never loop)
+        last = following
 
 
 def funnel(ledger: SendLedger, label: str) -> dict[str, Any]:
