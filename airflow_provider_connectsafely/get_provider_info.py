@@ -123,6 +123,7 @@ def get_provider_info() -> dict[str, Any]:
         # Also the `airflow.plugins` entry point (pyproject.toml), which is what loads it by
         # default: Airflow reads this list only with [core] lazy_discover_providers = False.
         "plugins": [{"name": "connectsafely", "plugin-class": PLUGIN_CLASS}],
+        "extra-links": ["airflow_provider_connectsafely.operators.links.ConnectSafelyLedgerLink"],
         "asset-uris": [
             {
                 "schemes": [assets.SCHEME],

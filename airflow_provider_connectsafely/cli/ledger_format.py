@@ -161,13 +161,21 @@ def write_csv(entries: Iterable[LedgerEntry], out: IO[str]) -> int:
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for entry in entries:
-        data = entry_dict(entry)
-        # One line per send, for spreadsheets and CRM imports: an error's line breaks become spaces.
-        if data["error"]:
-            data["error"] = " ".join(data["error"].split())
-        writer.writerow(["" if data[name] is None else data[name] for name in EXPORT_COLUMNS])
+        writer.writerow(csv_row(entry))
         count += 1
     return count
+
+
+def csv_row(entry: LedgerEntry) -> list[Any]:
+    """One row of the export, in :data:`EXPORT_COLUMNS`' order (the CLI's and the page's).
+
+    :param entry: a ledger row.
+    """
+    data = entry_dict(entry)
+    # One line per send, for spreadsheets and CRM imports: an error's line breaks become spaces.
+    if data["error"]:
+        data["error"] = " ".join(data["error"].split())
+    return ["" if data[name] is None else data[name] for name in EXPORT_COLUMNS]
 
 
 def stats_dict(

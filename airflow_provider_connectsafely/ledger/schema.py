@@ -65,6 +65,9 @@ sends = Table(
     Index("ix_connectsafely_sends_state_updated", "state", "updated_at", "dedupe_key"),
     Index("ix_connectsafely_sends_campaign_updated", "campaign", "updated_at", "dedupe_key"),
     Index("ix_connectsafely_sends_campaign_state_updated", "campaign", "state", "updated_at", "dedupe_key"),
+    # 0006: the page's table filtered to one run (the operators' "ConnectSafely ledger" link).
+    Index("ix_connectsafely_sends_run_updated", "run_id", "updated_at", "dedupe_key"),
+    # 0008: results per step and variant.
     Index("ix_connectsafely_sends_campaign_variant", "campaign", "variant", "step", "state"),
 )
 # Search by the beginning of a recipient, case-insensitively (a LIKE prefix on PostgreSQL, a
@@ -109,7 +112,16 @@ enrollments = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # 0004: when a connect step's acceptance was last read (reads are spaced out).
     Column("checked_at", DateTime(timezone=True)),
+    # 0006: when the person was found connected after a connect step (the funnel's
+    # "accepted"), and why their latest due step did not go out (or went out as a skip).
+    Column("accepted_at", DateTime(timezone=True)),
+    Column("skip_reason", String(64)),
+    Column("skipped_at", DateTime(timezone=True)),
     Index("ix_connectsafely_enrollments_state", "campaign", "state"),
+    # 0006: the page's funnel (counts per step and state) and its latest replies.
+    Index("ix_connectsafely_enrollments_funnel", "campaign", "step", "state", "skip_reason", "accepted_at"),
+    Index("ix_connectsafely_enrollments_replied", "replied_at"),
+    Index("ix_connectsafely_enrollments_campaign_replied", "campaign", "replied_at"),
 )
 
 # How far replies were read, per campaign and account (the account-wide listing's start).
@@ -144,6 +156,17 @@ trigger_state = Table(
     Column("state", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# 0006: a LinkedIn account a task found unavailable (401/403, or a status other than
+# AVAILABLE), and when; removed when a task finds it available again.
+account_status = Table(
+    "connectsafely_account_status",
+    metadata,
+    Column("account", String(128), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
 )
 
 # 0007: the do-not-contact list. One row per person and scope; every claim checks it in its

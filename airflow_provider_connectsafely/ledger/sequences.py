@@ -31,6 +31,17 @@ SUPPRESSED = "suppressed"
 STATES = (ACTIVE, REPLIED, FINISHED, FAILED, UNKNOWN, REMOVED, SUPPRESSED)
 #: The states a run still works on (steps may be due, replies are read).
 LIVE = (ACTIVE, UNKNOWN)
+#: Why a person's latest due step did not go out (``skip_reason``, counted by the ledger
+#: page): a connect step skipped (connected, or an invitation pending either way), or a due
+#: step held for the recipient's sending window or the account's cap.
+SKIP_CONNECTED = "already connected"
+SKIP_INVITED = "already invited"
+SKIP_WINDOW = "outside window"
+SKIP_CAP = "cap"
+SKIP_REASONS = (SKIP_CONNECTED, SKIP_INVITED, SKIP_WINDOW, SKIP_CAP)
+#: The reasons that hold a step (cleared once it goes out); the others say how a person passed
+#: a connect step and stay until another reason replaces them.
+HOLDS = (SKIP_WINDOW, SKIP_CAP)
 _MAX_TEXT = 4000
 #: Values bound per ``IN`` list (below SQLite's and drivers' parameter limits).
 _CHUNK = 900
@@ -56,6 +67,8 @@ class Enrollment:
     :param reply_text: what they replied.
     :param error: why the enrolment failed or is unknown.
     :param checked_at: when the connection request's acceptance was last read (connect steps).
+    :param accepted_at: when the person was found connected after a connect step.
+    :param skip_reason: why their latest due step did not go out (one of :data:`SKIP_REASONS`).
     """
 
     campaign: str
@@ -72,6 +85,8 @@ class Enrollment:
     reply_text: str | None = None
     error: str | None = None
     checked_at: datetime | None = None
+    accepted_at: datetime | None = None
+    skip_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, for XCom and the CLI."""
@@ -337,15 +352,20 @@ class SequenceStore:
         sent_at: datetime,
         conversation_urn: str | None,
         finished: bool,
+        skipped: str | None = None,
     ) -> bool:
-        """Record that step ``enrollment.step + 1`` went out; a no-op (False) when another
-        run advanced it first."""
+        """Record that step ``enrollment.step + 1`` went out (or was skipped for ``skipped``,
+        one of :data:`SKIP_REASONS`); a no-op (False) when another run advanced it first."""
         values: dict[str, Any] = {
             "step": enrollment.step + 1,
             "last_sent_at": sent_at,
             "state": FINISHED if finished else ACTIVE,
             "error": None,
         }
+        if skipped is not None:
+            values.update(skip_reason=skipped, skipped_at=sent_at)
+        elif enrollment.skip_reason in HOLDS:  # held before, sent now
+            values.update(skip_reason=None, skipped_at=None)
         if conversation_urn:
             values["conversation_urn"] = conversation_urn
         if enrollment.step == 0:
@@ -364,6 +384,34 @@ class SequenceStore:
     def mark_checked(self, enrollment: Enrollment, at: datetime) -> bool:
         """Record when the acceptance of the person's connection request was read."""
         return self._update(enrollment, {"checked_at": at}, expect_step=enrollment.step)
+
+    def mark_accepted(self, enrollment: Enrollment, at: datetime) -> bool:
+        """Record when the person was first found connected after a connect step."""
+        if enrollment.accepted_at is not None:
+            return False
+        return self._update(enrollment, {"accepted_at": at}, expect_step=enrollment.step)
+
+    def note_skipped(self, campaign: str, recipients: Collection[str], reason: str, at: datetime) -> None:
+        """Record that these people's due steps were held for ``reason`` (one of
+        :data:`SKIP_REASONS`); rows already holding that reason are left as they are, so a
+        reason's ``skipped_at`` is when it first applied. Chunked ``UPDATE``s, no reads."""
+        from sqlalchemy import or_, update
+
+        from airflow_provider_connectsafely.ledger.schema import enrollments as table
+
+        if reason not in SKIP_REASONS:
+            raise ValueError(f"unknown skip reason {reason!r}")
+        wanted = list(dict.fromkeys(recipients))
+        with self.ledger.engine.begin() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                conn.execute(
+                    update(table)
+                    .where(
+                        table.c.campaign == campaign, table.c.recipient.in_(wanted[start : start + _CHUNK])
+                    )
+                    .where(or_(table.c.skip_reason.is_(None), table.c.skip_reason != reason))
+                    .values(skip_reason=reason, skipped_at=at)
+                )
 
     def mark_replied(self, enrollment: Enrollment, reply_at: datetime, text: str) -> bool:
         return self.set_state(enrollment, REPLIED, replied_at=reply_at, reply_text=(text or "")[:_MAX_TEXT])
@@ -454,4 +502,6 @@ def _enrollment(row: Any) -> Enrollment:
         reply_text=row["reply_text"],
         error=row["error"],
         checked_at=when("checked_at"),
+        accepted_at=when("accepted_at"),
+        skip_reason=row["skip_reason"],
     )

@@ -20,6 +20,7 @@ from airflow_provider_connectsafely.operators.inputs import (
     load_recipients,
     template_loader,
 )
+from airflow_provider_connectsafely.operators.links import ConnectSafelyLedgerLink
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,6 +59,9 @@ class ConnectSafelyBaseOperator(BaseOperator):
     Not used directly; see :class:`SendLinkedInMessageOperator` and
     :class:`SendLinkedInMessageBatchOperator` for the parameters.
     """
+
+    #: A "ConnectSafely ledger" button on each task instance: the ledger page, filtered.
+    operator_extra_links = (ConnectSafelyLedgerLink(),)
 
     def __init__(
         self,

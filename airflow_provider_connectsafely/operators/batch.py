@@ -173,6 +173,10 @@ class SendLinkedInMessageBatchOperator(ConnectSafelyBaseOperator):
         self.max_failures = max_failures
         self.progress_every = progress_every
 
+    def ledger_campaign(self, ti_key: Any) -> str:
+        """This batch's campaign label in the ledger (for the "ConnectSafely ledger" link)."""
+        return f"batch:{self.campaign or f'{ti_key.dag_id}.{ti_key.task_id}'}"
+
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any]:
         from airflow_provider_connectsafely.compat import AirflowFailException
         from airflow_provider_connectsafely.errors import ConnectSafelyError

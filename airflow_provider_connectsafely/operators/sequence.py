@@ -181,6 +181,10 @@ class LinkedInSequenceOperator(ConnectSafelyBaseOperator):
         self.min_interval = min_interval
         self.is_dry_run = dry_run
 
+    def ledger_campaign(self, ti_key: Any) -> str:
+        """This sequence's campaign label in the ledger (for the "ConnectSafely ledger" link)."""
+        return f"sequence:{self.campaign}"
+
     def _run(self, context: Context, deferred_since: str | None) -> dict[str, Any]:
         from airflow_provider_connectsafely.compat import AirflowFailException
         from airflow_provider_connectsafely.errors import ConnectSafelyError

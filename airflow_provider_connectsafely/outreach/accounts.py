@@ -205,12 +205,22 @@ class AccountPool:
         statuses = {
             str(row.get("id")): str(row.get("status") or "").upper() for row in rows if isinstance(row, dict)
         }
+        available = []
         for account in self.accounts:
             found = statuses.get(account)
             if found is None:
                 self.retire(account, "not among the API key's LinkedIn accounts")
             elif found in UNAVAILABLE_STATUSES:
                 self.retire(account, f"the API reports its status as {found}")
+            else:
+                available.append(account)
+        if self.ledger is not None:
+            from airflow_provider_connectsafely.ledger import account_status
+
+            account_status.mark_available(self.ledger, available)
+            for account in self.accounts:
+                if account in self.retired:
+                    account_status.mark_unavailable(self.ledger, account, self.retired[account])
 
     def check_status(self, list_accounts: Callable[[], Mapping[str, Any]], log: Any) -> None:
         """Retire the accounts the API reports unavailable (one ``GET /linkedin/accounts``); a

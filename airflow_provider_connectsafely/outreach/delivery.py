@@ -173,6 +173,10 @@ class GuardedSender(Generic[_Request]):
             )
         assert claim.token is not None
         outcome = self._attempt_claimed(request, spec.dedupe_key, claim.token)
+        if outcome.stops_batch:  # 401/403: the account cannot send; the ledger page shows it
+            from airflow_provider_connectsafely.ledger.account_status import mark_unavailable
+
+            mark_unavailable(self.ledger, spec.account, outcome.reason or "refused")
         return self._wait_if_rate_limited(outcome)
 
     def _attempt_claimed(self, request: _Request, key: str, token: str) -> Outcome:

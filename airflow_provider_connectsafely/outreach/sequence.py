@@ -213,12 +213,15 @@ class SequenceRun:
         done: dict[str, dict[str, Any]] = {}
         held: list[str] = []  # the time zone of each due step outside its window
         capped: list[WaitRequired] = []  # an account's cap reached: its people wait
+        skips: dict[str, list[str]] = {}  # why due steps were held, for the ledger page
         last: float | None = None
         for enrollment in live:
             index = self.due_step(enrollment)
             if index is None:
                 continue
             if self._held(enrollment, index, held, done):
+                if done[enrollment.recipient]["status"] == WAITING:
+                    skips.setdefault(state.SKIP_WINDOW, []).append(enrollment.recipient)
                 continue
             blocked = self._blocked(enrollment, index)
             if blocked is not None:
@@ -232,6 +235,7 @@ class SequenceRun:
                 if wait.account is None:
                     raise  # the API's rate limit: the whole run waits
                 capped.append(wait)
+                skips.setdefault(state.SKIP_CAP, []).append(enrollment.recipient)
                 done[enrollment.recipient] = {"status": WAITING, "step": index + 1, "reason": wait.reason}
                 continue
             except ConnectSafelyError as exc:
@@ -253,6 +257,8 @@ class SequenceRun:
                 refused = self._blocked(enrollment, index)
                 assert refused is not None  # out of rotation now, or the run stopped
                 done[enrollment.recipient] = refused
+        for reason, who in skips.items():
+            self.store.note_skipped(self.campaign, who, reason, self._now())
         if self.stopped is not None:
             return done  # the run fails: no waiting for caps or windows
         waits: list[WaitRequired] = list(capped)
@@ -368,6 +374,8 @@ class SequenceRun:
             return None
         reason = self.invitations.waiting(enrollment, self.steps[index - 1], self._now())
         if reason is None:
+            if enrollment.skip_reason not in (state.SKIP_CONNECTED, state.SKIP_INVITED):
+                self.store.mark_accepted(enrollment, self._now())  # our own request, accepted
             return None
         if reason.startswith(GAVE_UP):
             self.store.set_state(enrollment, state.FINISHED, error=reason)
@@ -391,6 +399,7 @@ class SequenceRun:
                 sent_at=sent_at,
                 conversation_urn=answer.get("conversationUrn"),
                 finished=index + 1 >= len(self.steps),
+                skipped=self._skip_reason(index, outcome),
             )
             outcome.status = status.SENT if outcome.status == status.SENT else status.SKIPPED
         elif outcome.status == status.UNKNOWN:
@@ -403,6 +412,15 @@ class SequenceRun:
             if not retry_later:
                 self.store.set_state(enrollment, state.FAILED, error=outcome.reason)
         return outcome
+
+    def _skip_reason(self, index: int, outcome: Outcome) -> str | None:
+        """A connect step skipped for the relationship (the answer is the relationship read):
+        ``already connected`` or ``already invited``; None for a step that went out (now or
+        in an earlier run)."""
+        answer = outcome.response or {}
+        if outcome.status != status.SKIPPED or not self.steps[index].connects or "connected" not in answer:
+            return None
+        return state.SKIP_CONNECTED if answer.get("connected") else state.SKIP_INVITED
 
     def _sent_at(self, answer: dict[str, Any], key: str, outcome_status: str) -> datetime:
         if outcome_status == status.SKIPPED:  # sent by an earlier run that stopped before its update

@@ -10,11 +10,12 @@ header. Nothing here migrates the ledger nor returns a secret.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from airflow_provider_connectsafely.clock import Clock, utc_now
 from airflow_provider_connectsafely.defaults import WEEKLY_CONNECT_LIMIT
@@ -75,6 +76,22 @@ def airflow_security() -> dict[Callable[..., Any], Callable[..., Any]]:
 
 Reader = Annotated[str, Depends(reader)]
 Settler = Annotated[str, Depends(settler)]
+
+
+def send_filter(
+    q: Annotated[str, Query(max_length=200)] = "",
+    state: Annotated[SendState | None, Query()] = None,
+    campaign: Annotated[str | None, Query(max_length=300)] = None,
+    account: Annotated[str | None, Query(max_length=128)] = None,
+    since: Annotated[date | None, Query()] = None,
+    until: Annotated[date | None, Query()] = None,
+    run_id: Annotated[str | None, Query(max_length=250)] = None,
+) -> data.SendFilter:
+    """The sends table's filters, from the query string (a dependency of two routes)."""
+    return data.SendFilter(q, state, campaign or None, account or None, since, until, run_id or None)
+
+
+Filtered = Annotated[data.SendFilter, Depends(send_filter)]
 
 
 def create_app(
@@ -143,23 +160,39 @@ def create_app(
     def sends(
         request: Request,
         user: Reader,
-        q: Annotated[str, Query(max_length=200)] = "",
-        state: Annotated[SendState | None, Query()] = None,
-        campaign: Annotated[str | None, Query(max_length=300)] = None,
+        wanted: Filtered,
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         size: Annotated[int, Query(ge=1, le=data.MAX_PAGE_SIZE)] = 50,
     ) -> dict[str, Any]:
         """A page of sends, newest first; ``q`` is the beginning of a recipient's profile ID or
-        URN, ``campaign`` a campaign's ``label`` from ``/api/campaigns``."""
-        return data.sends_page(
-            ledger(),
-            search=q,
-            state=state,
-            campaign=campaign,
-            page=page,
-            size=size,
-            ui_root=_ui_root(request),
+        URN, ``campaign`` a campaign's ``label`` from ``/api/campaigns``, ``since`` and
+        ``until`` UTC days (``YYYY-MM-DD``, both included), ``run_id`` a DAG run."""
+        return data.sends_page(ledger(), wanted, page=page, size=size, ui_root=_ui_root(request))
+
+    @app.get("/api/sends.csv")
+    def sends_csv(user: Reader, wanted: Filtered) -> Response:
+        """Every send the filters (as for ``/api/sends``) match, as CSV with the columns of
+        ``connectsafely-ledger export``."""
+        return StreamingResponse(
+            data.sends_csv(ledger(), wanted),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                **_SECURITY_HEADERS,
+                "Content-Disposition": 'attachment; filename="connectsafely-sends.csv"',
+            },
         )
+
+    @app.get("/api/funnel")
+    def funnel(user: Reader, campaign: Annotated[str, Query(min_length=3, max_length=300)]) -> dict[str, Any]:
+        """One campaign's funnel (``campaign`` is its ``label`` from ``/api/campaigns``)."""
+        return data.funnel(ledger(), campaign)
+
+    @app.get("/api/replies")
+    def replies(
+        user: Reader, campaign: Annotated[str | None, Query(max_length=300)] = None
+    ) -> dict[str, Any]:
+        """The latest replies to sequences, newest first; only ``campaign``'s when given."""
+        return data.replies(ledger(), campaign or None)
 
     @app.post("/api/settle")
     def settle(

@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_provider_connectsafely.ledger import queries
+from airflow_provider_connectsafely.ledger import account_status, queries
 from airflow_provider_connectsafely.ledger.records import (
     CONNECT,
     FAILED,
@@ -31,6 +33,10 @@ SETTLEABLE = (PENDING, UNKNOWN)
 _MAX_SEARCH = 200
 #: A search's total is counted up to this many rows.
 MAX_COUNTED = 10_000
+#: How many replies the page lists.
+REPLIES_SHOWN = 50
+LINKEDIN_THREAD = "https://www.linkedin.com/messaging/thread/"
+_CSV_CHUNK = 1_000
 
 
 def day_start(now: datetime) -> datetime:
@@ -46,7 +52,9 @@ def today(ledger: SendLedger, now: datetime, cap: int, connect_cap: int | None =
 
     Each cap is the one the tasks recorded for that account's current window
     (``cap_source`` ``applied``); ``cap`` / ``connect_cap`` are shown for an account with none
-    recorded (``assumed``).
+    recorded (``assumed``). An account a task found unavailable (401/403, or an unavailable
+    status) carries ``unavailable``: the reason, since when, and when last seen so; it is
+    listed (like an account with a cap applied today) even with no sends.
     """
     from sqlalchemy import func, select
 
@@ -66,11 +74,14 @@ def today(ledger: SendLedger, now: datetime, cap: int, connect_cap: int | None =
             found.setdefault(str(account), {MESSAGE: 0, CONNECT: 0})[kind] = int(n or 0)
     applied_today = queries.applied_caps(ledger, since=start, until=now)
     applied_week = queries.applied_caps(ledger, since=monday, until=now)
+    down = account_status.unavailable(ledger)
+    shown = {a for a, n in found.items() if n[MESSAGE] or n[CONNECT]}
+    shown |= (
+        {a for a, _kind in applied_today} | {a for a, kind in applied_week if kind == CONNECT} | set(down)
+    )
     accounts = []
-    for account in sorted(found):
-        sent, connects = found[account][MESSAGE], found[account][CONNECT]
-        if not (sent or connects):
-            continue
+    for account in sorted(shown):
+        sent, connects = found.get(account, {}).get(MESSAGE, 0), found.get(account, {}).get(CONNECT, 0)
         daily_cap = applied_today.get((account, MESSAGE))
         weekly_cap = applied_week.get((account, CONNECT))
         row: dict[str, Any] = {
@@ -83,6 +94,10 @@ def today(ledger: SendLedger, now: datetime, cap: int, connect_cap: int | None =
         row["connects_this_week"] = connects
         row["connect_cap"] = connect_cap if weekly_cap is None else weekly_cap
         row["connect_cap_source"] = "assumed" if weekly_cap is None else "applied"
+        row["unavailable"] = None
+        if account in down:
+            reason, since, seen = down[account]
+            row["unavailable"] = {"reason": reason, "since": since.isoformat(), "seen_at": seen.isoformat()}
         accounts.append(row)
     return {
         "day_start": start.isoformat(),
@@ -170,27 +185,72 @@ def variants(ledger: SendLedger, label: str) -> dict[str, Any]:
     return {"campaign": label, "results": [result_row(*row) for row in rows]}
 
 
-def sends_page(
-    ledger: SendLedger,
-    *,
-    search: str = "",
-    state: str | None = None,
-    campaign: str | None = None,
-    page: int = 1,
-    size: int = 50,
-    ui_root: str = "",
-) -> dict[str, Any]:
-    """One page of sends, newest first.
+@dataclass(frozen=True)
+class SendFilter:
+    """Which sends the page's table (and its CSV download) shows; every filter given must match.
 
     :param search: the beginning of a recipient's profile ID or URN, case-insensitively (a
         bound parameter; ``%`` and ``_`` are taken literally).
     :param state: only sends in this state.
     :param campaign: only sends of this campaign, as the ``campaigns`` answer names it
         (``<kind>:<name>``, e.g. ``batch:spring``).
+    :param account: only sends of this LinkedIn account.
+    :param since: only sends updated on or after this UTC day.
+    :param until: only sends updated on or before this UTC day.
+    :param run_id: only sends of this DAG run.
+    """
+
+    search: str = ""
+    state: str | None = None
+    campaign: str | None = None
+    account: str | None = None
+    since: date | None = None
+    until: date | None = None
+    run_id: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.search.strip()[:_MAX_SEARCH].lower()
+
+
+def _conditions(ledger: SendLedger, wanted: SendFilter) -> list[Any]:
+    from sqlalchemy import func
+
+    from airflow_provider_connectsafely.ledger.schema import sends
+
+    conditions: list[Any] = []
+    if wanted.state:
+        conditions.append(sends.c.state == wanted.state)
+    if wanted.campaign:
+        conditions.append(sends.c.campaign == wanted.campaign)
+    if wanted.account:
+        conditions.append(sends.c.account == wanted.account)
+    if wanted.run_id:
+        conditions.append(sends.c.run_id == wanted.run_id)
+    if wanted.since:
+        conditions.append(sends.c.updated_at >= _midnight(wanted.since))
+    if wanted.until:
+        conditions.append(sends.c.updated_at < _midnight(wanted.until + timedelta(days=1)))
+    if wanted.text:
+        conditions.append(_starts_with(ledger, func.lower(sends.c.recipient), wanted.text))
+    return conditions
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+def sends_page(
+    ledger: SendLedger, wanted: SendFilter | None = None, *, page: int = 1, size: int = 50, ui_root: str = ""
+) -> dict[str, Any]:
+    """One page of sends, newest first.
+
+    :param wanted: which sends (all when None).
     :param ui_root: the Airflow UI's path prefix, for the links to task instances.
 
-    Every filter is served by an index. The total comes from the kept counts; with a search it
-    is counted up to :data:`MAX_COUNTED` (``total_capped`` says so).
+    Every filter is served by an index. The total comes from the kept counts (they are kept
+    per UTC day, account, campaign and state); with a search or a run it is counted up to
+    :data:`MAX_COUNTED` (``total_capped`` says so).
     """
     from sqlalchemy import func, select
 
@@ -198,16 +258,10 @@ def sends_page(
     from airflow_provider_connectsafely.ledger.schema import sends
     from airflow_provider_connectsafely.ledger.store import _entry
 
+    wanted = wanted or SendFilter()
     page = max(page, 1)
     size = min(max(size, 1), MAX_PAGE_SIZE)
-    conditions: list[Any] = []
-    if state:
-        conditions.append(sends.c.state == state)
-    if campaign:
-        conditions.append(sends.c.campaign == campaign)
-    text = search.strip()[:_MAX_SEARCH].lower()
-    if text:
-        conditions.append(_starts_with(ledger, func.lower(sends.c.recipient), text))
+    conditions = _conditions(ledger, wanted)
     rows = (
         select(sends)
         .where(*conditions)
@@ -215,15 +269,21 @@ def sends_page(
         .limit(size)
         .offset((page - 1) * size)
     )
-    if text:
+    if wanted.text or wanted.run_id:
         matching = select(sends.c.dedupe_key).where(*conditions).limit(MAX_COUNTED + 1).subquery()
         total: Any = select(func.count()).select_from(matching)
     else:
         total = select(func.coalesce(func.sum(counts.c.sends), 0))
-        if state:
-            total = total.where(counts.c.state == state)
-        if campaign:
-            total = total.where(counts.c.campaign == campaign)
+        if wanted.state:
+            total = total.where(counts.c.state == wanted.state)
+        if wanted.campaign:
+            total = total.where(counts.c.campaign == wanted.campaign)
+        if wanted.account:
+            total = total.where(counts.c.account == wanted.account)
+        if wanted.since:
+            total = total.where(counts.c.day >= wanted.since.isoformat())
+        if wanted.until:
+            total = total.where(counts.c.day <= wanted.until.isoformat())
     with ledger.engine.connect() as conn:
         entries = [_entry(row) for row in conn.execute(rows).mappings()]
         count = int(conn.execute(total).scalar_one())
@@ -283,6 +343,126 @@ def do_not_contact(ledger: SendLedger, dedupe_key: str, note: str, added_by: str
         raise ValueError("this send names a conversation, not a person: add them from the command line")
     ledger.suppress(person, reason=note.strip(), source="manual", created_by=added_by)
     return person
+
+
+def sends_csv(ledger: SendLedger, wanted: SendFilter | None = None) -> Iterator[str]:
+    """Every send the filter matches, newest first, as CSV text in pieces: the columns of
+    ``connectsafely-ledger export`` (``ledger_format.EXPORT_COLUMNS``), read a page at a time.
+
+    :param wanted: which sends (all when None).
+    """
+    import csv
+    import io
+
+    from sqlalchemy import and_, or_, select
+
+    from airflow_provider_connectsafely.cli.ledger_format import EXPORT_COLUMNS, csv_row
+    from airflow_provider_connectsafely.ledger.schema import sends
+    from airflow_provider_connectsafely.ledger.store import _entry
+
+    conditions = _conditions(ledger, wanted or SendFilter())
+    order = (sends.c.updated_at.desc(), sends.c.dedupe_key.desc())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    last: tuple[Any, Any] | None = None
+    # Keyset pages along the page's own index, each in a short read: bounded memory on any
+    # ledger size and no long transaction (a server-side cursor needs one on PostgreSQL).
+    while True:
+        query = select(sends).where(*conditions).order_by(*order).limit(_CSV_CHUNK)
+        if last is not None:
+            query = query.where(
+                or_(
+                    sends.c.updated_at < last[0],
+                    and_(sends.c.updated_at == last[0], sends.c.dedupe_key < last[1]),
+                )
+            )
+        with ledger.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        for row in rows:
+            writer.writerow(csv_row(_entry(row)))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        following = (rows[-1]["updated_at"], rows[-1]["dedupe_key"]) if rows else None
+        if len(rows) < _CSV_CHUNK or following == last:
+            return  # the end (or a page that did not move on: never loop)
+        last = following
+
+
+def funnel(ledger: SendLedger, label: str) -> dict[str, Any]:
+    """The funnel of one campaign (its ``label`` from ``campaigns``): see
+    :func:`~airflow_provider_connectsafely.ledger.funnel.campaign_funnel`."""
+    from airflow_provider_connectsafely.ledger.funnel import campaign_funnel
+
+    return campaign_funnel(ledger, label)
+
+
+def replies(ledger: SendLedger, campaign: str | None = None, limit: int = REPLIES_SHOWN) -> dict[str, Any]:
+    """The latest replies to sequences, newest first: who, campaign, the step that drew it
+    (the latest step they got), when, the first line of the text and a link to the
+    conversation on LinkedIn.
+
+    :param campaign: only this sequence campaign's (its name, or its ``sequence:<name>`` label).
+    :param limit: at most this many.
+    """
+    from sqlalchemy import select
+
+    from airflow_provider_connectsafely.clock import as_utc
+    from airflow_provider_connectsafely.ledger.schema import enrollments as people
+
+    query = (
+        select(
+            people.c.campaign,
+            people.c.recipient,
+            people.c.account,
+            people.c.step,
+            people.c.replied_at,
+            people.c.reply_text,
+            people.c.conversation_urn,
+        )
+        .where(people.c.replied_at.is_not(None))
+        .order_by(people.c.replied_at.desc(), people.c.recipient)
+        .limit(limit)
+    )
+    if campaign:
+        kind, sep, name = campaign.partition(":")
+        query = query.where(people.c.campaign == (name if sep and kind == SEQUENCE else campaign))
+    with ledger.engine.connect() as conn:
+        found = conn.execute(query).all()
+    return {
+        "replies": [
+            {
+                "campaign": name,
+                "recipient": recipient,
+                "account": account,
+                "step": step,
+                "replied_at": as_utc(at).isoformat(),
+                "first_line": first_line(text),
+                "conversation_url": conversation_url(urn),
+            }
+            for name, recipient, account, step, at, text, urn in found
+        ]
+    }
+
+
+def first_line(text: str | None, width: int = 200) -> str:
+    """The first non-blank line of a reply, cut to ``width`` characters (``...`` when cut)."""
+    line = next((part.strip() for part in (text or "").splitlines() if part.strip()), "")
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def conversation_url(urn: str | None) -> str | None:
+    """The conversation on LinkedIn (``https://www.linkedin.com/messaging/thread/<id>/``) from
+    its URN (``urn:li:msg_conversation:(urn:li:fsd_profile:...,2-...)`` or
+    ``urn:li:msg_conversation:2-...``); None when there is none."""
+    if not urn:
+        return None
+    thread = urn.rstrip(")").rsplit(",", 1)[-1] if "," in urn else urn.rsplit(":", 1)[-1]
+    thread = thread.strip()
+    if not thread or thread.startswith("urn"):
+        return None
+    return f"{LINKEDIN_THREAD}{quote(thread, safe='=-_')}/"
 
 
 def _starts_with(ledger: SendLedger, column: Any, text: str) -> Any:

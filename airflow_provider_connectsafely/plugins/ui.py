@@ -13,6 +13,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_provider_connectsafely.plugins import MOUNT
+from airflow_provider_connectsafely.plugins.address import page_href
 
 
 class LazyApp:
@@ -41,10 +42,12 @@ class ConnectSafelyPlugin(AirflowPlugin):
     name = "connectsafely"
     fastapi_apps = [{"app": LazyApp(), "url_prefix": MOUNT, "name": "ConnectSafely"}]
     # Airflow 3.1+: an entry in the navigation's Plugins menu, showing the page in the UI.
+    # The href is a path from the site's root: under ``[api] base_url``'s path, so the page
+    # is found when Airflow is served under a sub-path.
     external_views = [
         {
             "name": "ConnectSafely ledger",
-            "href": f"{MOUNT}/",
+            "href": page_href(),
             "destination": "nav",
             "url_route": "connectsafely",
         }

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_connectsafely import defaults
+from airflow_provider_connectsafely.operators.links import ConnectSafelyLedgerLink
 
 try:
     from airflow.sdk.configuration import conf
@@ -61,6 +62,8 @@ class LinkedInReplySensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("conversation_urn", "since", "account_id", "connectsafely_conn_id")
+    #: A "ConnectSafely ledger" button on each task instance: the ledger page, this run's sends.
+    operator_extra_links = (ConnectSafelyLedgerLink(),)
     ui_color = "#cfe3f7"
 
     def __init__(

@@ -19,9 +19,11 @@ The screenshot before settling goes to ``test-artifacts/ui/ledger-page.png``; wi
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote
@@ -39,10 +41,12 @@ from helpers.airflow_server import (
 from helpers.connections import API_KEY, connection_json
 from helpers.paths import REPO
 
+from airflow_provider_connectsafely.cli.ledger_format import EXPORT_COLUMNS
 from airflow_provider_connectsafely.compat import AirflowFailException
 from airflow_provider_connectsafely.emulator.state import default_account_ids
+from airflow_provider_connectsafely.ledger import account_status
 from airflow_provider_connectsafely.ledger.records import NewSend
-from airflow_provider_connectsafely.ledger.sequences import SequenceStore
+from airflow_provider_connectsafely.ledger.sequences import SKIP_CAP, SequenceStore
 from airflow_provider_connectsafely.ledger.store import SendLedger
 from airflow_provider_connectsafely.operators.connections import SendLinkedInConnectionRequestOperator
 from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessageOperator
@@ -50,6 +54,7 @@ from airflow_provider_connectsafely.operators.messaging import SendLinkedInMessa
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = REPO / "docs" / "images" / "ledger-page.png"
+FUNNEL_SCREENSHOT = REPO / "docs" / "images" / "ledger-funnel.png"
 UPDATE_SCREENSHOTS = "CONNECTSAFELY_UPDATE_SCREENSHOTS"
 PASSWORDS = {"admin": "admin-pw-7d3a", "viewer": "viewer-pw-c81f"}
 DAG_ID = "linkedin_outreach"
@@ -200,10 +205,26 @@ def ledger(home, server, emulator_server):
     assert store.resolve(
         "campaign:spring-launch:margaret-h", "sent", "Found it in the LinkedIn thread", settled_by="admin"
     )
+    # The sequence's bookkeeping as its runs leave it (times relative to the invitations):
+    # all three invited, two accepted, one sent step 2 and replied two hours later, one held
+    # by the weekly cap; and the second account refused a later task (403).
     sequence = SequenceStore(store)
     sequence.enroll("founders-intro", [(person, SECOND_ACCOUNT, {}) for person in FOUNDERS])
-    first = sequence.enrollments("founders-intro")[0]
-    assert sequence.mark_replied(first, store.clock(), "Happy to talk next week")
+    invited = store.get(f"sequence:founders-intro:0:{FOUNDERS[0]}").updated_at
+    people = {e.recipient: e for e in sequence.enrollments("founders-intro")}
+    for person in FOUNDERS:
+        assert sequence.advance(people[person], sent_at=invited, conversation_urn=None, finished=False)
+    for person in FOUNDERS[:2]:
+        assert sequence.mark_accepted(people[person], invited + timedelta(hours=5))
+    first = people[FOUNDERS[0]]
+    urn = "urn:li:msg_conversation:(urn:li:fsd_profile:ACoAAFounder,2-founders1==)"
+    later = invited + timedelta(hours=6)
+    assert sequence.advance(first, sent_at=later, conversation_urn=urn, finished=False)
+    assert sequence.mark_replied(first, later + timedelta(hours=2), "Happy to talk next week\nBest, Barbara")
+    sequence.note_skipped("founders-intro", [FOUNDERS[2]], SKIP_CAP, later)
+    account_status.mark_unavailable(
+        store, SECOND_ACCOUNT, "PermissionDeniedError: HTTP 403: account restricted"
+    )
     assert store.get("campaign:spring-launch:katherine-j").state == "unknown"
     yield store
     store.close()
@@ -264,8 +285,13 @@ def test_viewer_reads_the_page_but_cannot_settle(chromium, server, ledger):
     expect(default.locator(".connects")).to_have_text("0 / 90 connection requests this week")
     second = frame.locator(f"#today .card[data-account='{SECOND_ACCOUNT}']")
     expect(second.locator(".num")).to_have_text("2 / 20")
-    expect(second.locator(".connects")).to_have_text("3 / 90 connection requests this week")
+    expect(second.locator(".connects")).to_have_text("3 / 90 connection requests this week (cap applied)")
     expect(second.locator(".connects")).to_be_visible()
+    # A task found the second account refusing (403): marked, with since when.
+    expect(second).to_have_class("card unavailable")
+    expect(second.locator(".down")).to_contain_text("Unavailable since ")
+    expect(second.locator(".down")).to_contain_text("PermissionDeniedError: HTTP 403: account restricted")
+    expect(default.locator(".down")).to_have_count(0)
     # Which ledger this is; no fallback notice (the configuration names the ledger).
     where = frame.locator("#ledger-where")
     expect(where).to_contain_text(f"Ledger: sqlite:///{server.log_path.parent}/shared-ledger.sqlite")
@@ -274,9 +300,9 @@ def test_viewer_reads_the_page_but_cannot_settle(chromium, server, ledger):
     expect(frame.locator("#chart rect.bar")).to_have_count(30)
     expect(frame.locator("#daily-total")).to_have_text("(7 in total)")
     rows = {
-        "founders-intro": ["founders-intro", "sequence", "3", "0", "0", "0", "2", "1", "0"],
-        "q4-partners": ["q4-partners", "batch", "2", "0", "0", "0", "-", "-", "-"],
-        "spring-launch": ["spring-launch", "batch", "5", "0", "1", "0", "-", "-", "-"],
+        "founders-intro": ["founders-intro", "sequence", "3", "0", "0", "0", "2", "1", "0", "Funnel"],
+        "q4-partners": ["q4-partners", "batch", "2", "0", "0", "0", "-", "-", "-", "Funnel"],
+        "spring-launch": ["spring-launch", "batch", "5", "0", "1", "0", "-", "-", "-", "Funnel"],
     }
     for campaign, cells in rows.items():
         expect(frame.locator(f"#campaigns tr[data-campaign='{campaign}'] td")).to_have_text(cells)
@@ -284,7 +310,9 @@ def test_viewer_reads_the_page_but_cannot_settle(chromium, server, ledger):
     link = frame.locator("#sends tr[data-key='campaign:spring-launch:ada-lovelace'] a")
     expect(link).to_have_attribute("href", _ti_path("send_welcome", 0))
     settled = frame.locator("#sends tr[data-key='campaign:spring-launch:margaret-h']")
-    expect(settled).to_contain_text("settled by admin: Found it in the LinkedIn thread")
+    expect(settled).to_contain_text("settled by admin at ")
+    expect(settled).to_contain_text("UTC: Found it in the LinkedIn thread")
+    expect(settled.locator(".run-id")).to_have_text(RUN_ID)
     # Search and the state filter.
     frame.locator("#search").fill("grace")
     frame.get_by_role("button", name="Apply").click()
@@ -362,6 +390,107 @@ def test_the_page_follows_the_dark_theme(chromium, server, ledger):
     page.close()
 
 
+def test_funnel_replies_filters_and_csv(chromium, server, ledger, tmp_path):
+    """Per campaign the funnel with its rates, the latest replies with a link to LinkedIn
+    (opened by the UI's window: the frame may not open tabs), the sends table filtered by
+    account, days and run, and the CSV of that filter."""
+    from playwright.sync_api import expect
+
+    page, frame = _login(chromium, server, "viewer", viewport={"width": 1280, "height": 1000})
+    # The funnel opens on the sequence: 3 invited, 2 accepted (of 3 requests), 1 replied.
+    expect(frame.locator("#funnel-campaign")).to_have_value("sequence:founders-intro")
+    stages = frame.locator("#funnel .stage")
+    expect(stages).to_have_count(4)
+    expect(stages.nth(0)).to_contain_text("enrolled3")
+    expect(stages.nth(1)).to_contain_text("first step sent3100.0% of enrolled")
+    expect(stages.nth(2)).to_contain_text("accepted266.7% of connection requests sent")
+    expect(stages.nth(3)).to_contain_text("replied133.3% of first step sent")
+    expect(frame.locator("#funnel-steps tr[data-step='1'] td")).to_have_text(["1", "3", "0", "0.0%", "-"])
+    expect(frame.locator("#funnel-steps tr[data-step='2'] td")).to_have_text(
+        ["2", "1", "1", "100.0%", "2.0 h"]
+    )
+    expect(frame.locator("#funnel-skipped")).to_contain_text("cap: 1")
+    frame.locator("#funnel-section").screenshot(path=str(ARTIFACTS / "ledger-funnel.png"))
+    if os.environ.get(UPDATE_SCREENSHOTS) == "1":
+        shutil.copy(ARTIFACTS / "ledger-funnel.png", FUNNEL_SCREENSHOT)
+    # A batch's funnel, from its row's button; and back through the picker.
+    frame.locator("#campaigns tr[data-campaign='spring-launch'] button.show-funnel").click()
+    expect(frame.locator("#funnel")).to_contain_text("A batch: 5 sent, 0 failed, 1 unknown, 0 pending")
+    frame.locator("#funnel-campaign").select_option("sequence:founders-intro")
+    expect(frame.locator("#funnel .stage")).to_have_count(4)
+
+    # The latest replies, filterable by campaign; the conversation opens on LinkedIn.
+    reply = frame.locator(f"#replies tr[data-recipient='{FOUNDERS[0]}'] td")
+    expect(reply).to_have_count(6)
+    expect(reply.nth(1)).to_have_text("founders-intro")
+    expect(reply.nth(2)).to_have_text("2")
+    expect(reply.nth(4)).to_have_text("Happy to talk next week")
+    frame.locator("#replies-campaign").select_option("sequence:founders-intro")
+    expect(frame.locator("#replies tbody tr")).to_have_count(1)
+    thread = "https://www.linkedin.com/messaging/thread/2-founders1==/"
+    page.context.route(
+        "https://www.linkedin.com/**", lambda route: route.fulfill(body="LinkedIn", content_type="text/plain")
+    )
+    link = frame.get_by_role("link", name="Open on LinkedIn")
+    expect(link).to_have_attribute("href", thread)
+    with page.context.expect_page() as opened:
+        link.click()
+    opened.value.wait_for_url(thread)
+    opened.value.close()
+    assert "/plugin/connectsafely" in page.url
+
+    # Filters: the second account's sends of the run, then a day range with none.
+    frame.locator("#account").fill(SECOND_ACCOUNT)
+    frame.locator("#run-id").fill(RUN_ID)
+    frame.get_by_role("button", name="Apply").click()
+    expect(frame.locator("#sends tbody tr")).to_have_count(5)
+    expect(frame.locator("#page-info")).to_have_text("Page 1 of 1 (5 sends)")
+    expect(frame.locator("#sends tbody tr td:nth-child(3)")).to_have_text([SECOND_ACCOUNT] * 5)
+    with page.expect_download() as download:
+        frame.get_by_role("link", name="Download CSV").click()
+    saved = tmp_path / "sends.csv"
+    download.value.save_as(saved)
+    rows = list(csv.reader(saved.open(newline="", encoding="utf-8")))
+    assert tuple(rows[0]) == EXPORT_COLUMNS
+    assert sorted(r[0] for r in rows[1:]) == sorted(
+        [f"campaign:q4-partners:{p}" for p in PARTNERS] + [f"sequence:founders-intro:0:{p}" for p in FOUNDERS]
+    )
+    frame.locator("#since").fill("2001-01-01")
+    frame.locator("#until").fill("2001-01-31")
+    frame.get_by_role("button", name="Apply").click()
+    expect(frame.locator("#sends tbody")).to_have_text("No sends match.")
+    page.close()
+
+
+def test_a_task_links_to_the_page_filtered_to_its_campaign_and_run(chromium, server, ledger, monkeypatch):
+    """The "ConnectSafely ledger" extra link (as the worker computes it) opens the page with
+    the sends of that campaign and run, and the funnel on that campaign."""
+    from playwright.sync_api import expect
+
+    from airflow_provider_connectsafely.operators.links import ConnectSafelyLedgerLink
+    from airflow_provider_connectsafely.operators.sequence import LinkedInSequenceOperator
+    from airflow_provider_connectsafely.outreach.steps import SequenceStep
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", server.base)
+    operator = LinkedInSequenceOperator(
+        task_id="invite_founders",
+        campaign="founders-intro",
+        steps=[SequenceStep("Hi")],
+        recipients=[{"profile_id": "a"}],
+    )
+    key = SimpleNamespace(dag_id=DAG_ID, task_id="invite_founders", run_id=RUN_ID, map_index=-1)
+    url = ConnectSafelyLedgerLink().get_link(operator, ti_key=key)
+    assert url.startswith(f"{server.base}/connectsafely/?campaign=sequence%3Afounders-intro&run_id=")
+    page, _frame = _login(chromium, server, "viewer")
+    page.goto(url)
+    expect(page.locator("body[data-loaded='true']")).to_have_count(1)
+    expect(page.locator("#campaign")).to_have_value("sequence:founders-intro")
+    expect(page.locator("#run-id")).to_have_value(RUN_ID)
+    expect(page.locator("#funnel-campaign")).to_have_value("sequence:founders-intro")
+    expect(page.locator("#sends tbody tr")).to_have_count(3)
+    page.close()
+
+
 def test_admin_settles_the_unknown_send(chromium, server, ledger):
     from playwright.sync_api import expect
 
@@ -387,7 +516,7 @@ def test_admin_settles_the_unknown_send(chromium, server, ledger):
         frame.locator("#settle-confirm").click()
     assert answer.value.status == 200, answer.value.text()
     expect(unknown.locator(".state")).to_have_text("failed")
-    expect(unknown).to_contain_text("settled by admin: No message in the LinkedIn thread")
+    expect(unknown).to_contain_text("UTC: No message in the LinkedIn thread")
     entry = ledger.get("campaign:spring-launch:katherine-j")
     assert (entry.state, entry.settled_by, entry.may_send_again) == ("failed", "admin", True)
     page.screenshot(path=str(ARTIFACTS / "ledger-page-settled.png"))
@@ -481,4 +610,8 @@ def test_under_a_sub_path_the_unframed_page_links_and_notes_its_fallback(chromiu
     link.click()
     page.wait_for_url(f"{server.base}{SUB_PATH}{_ti_path('send_followup')}")
     expect(page.get_by_text("SendLinkedInMessageOperator").first).to_be_visible()
+    # The navigation's entry frames the page under the sub-path too (it was a 404).
+    page.goto(f"{server.base}{SUB_PATH}/plugin/connectsafely")
+    expect(page.locator("iframe")).to_have_attribute("src", f"{SUB_PATH}/connectsafely/")
+    expect(page.frame_locator("iframe").locator("body[data-loaded='true']")).to_have_count(1)
     page.close()

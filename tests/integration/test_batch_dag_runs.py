@@ -85,3 +85,25 @@ def test_deferral_and_resume_in_a_real_run(connection, airflow_db, monkeypatch, 
     assert gap >= timedelta(seconds=0.5)  # the third waited for the next window
     statuses = [r["status"] for r in emulator.requests() if r["body"].get("recipientProfileId") == "slow-sam"]
     assert statuses == [429, 200]
+
+
+def test_the_task_instance_links_to_the_ledger_page_with_its_rendered_campaign(connection, airflow_db):
+    """The worker computes the "ConnectSafely ledger" link when the task ends, with the
+    rendered campaign, and keeps it in XCom, where the UI reads it."""
+    import json
+    from urllib.parse import parse_qs, urlsplit
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    run = load_dag("connectsafely_test_batch").test()
+    with create_session() as session:
+        [stored] = [
+            x.value
+            for x in session.query(XComModel).filter_by(
+                dag_id=run.dag_id, run_id=run.run_id, task_id="send", key="_link_ConnectSafelyLedgerLink"
+            )
+        ]
+    link = json.loads(stored) if isinstance(stored, str) and stored.startswith('"') else stored
+    assert urlsplit(link).path == "/connectsafely/"
+    assert parse_qs(urlsplit(link).query) == {"campaign": ["batch:test-batch"], "run_id": [run.run_id]}

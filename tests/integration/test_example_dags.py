@@ -9,6 +9,8 @@ from helpers.paths import EXAMPLE_DAGS
 
 # DAG files only: example_dags/ also holds a helper module for the CRM examples.
 EXAMPLES = sorted(path.stem for path in EXAMPLE_DAGS.glob("*.py") if "DAG(" in path.read_text())
+
+
 def test_dagbag_imports_every_example_without_errors(dags_folder):
     try:
         from airflow.dag_processing.dagbag import DagBag

@@ -80,7 +80,15 @@ def test_real_api_server_anonymous_viewer_admin(real_server):
     server, ledger = real_server
     base = f"{server.base}/connectsafely"
     body = {"dedupe_key": "campaign:launch:zoe", "state": "sent", "note": "seen in the thread"}
-    for route in ("/", "/api/today", "/api/sends"):
+    routes = (
+        "/",
+        "/api/today",
+        "/api/sends",
+        "/api/sends.csv",
+        "/api/funnel?campaign=batch:launch",
+        "/api/replies",
+    )
+    for route in routes:
         assert requests.get(base + route, timeout=30).status_code in (401, 403)
     assert requests.post(f"{base}/api/settle", json=body, timeout=30).status_code in (401, 403)
     forged = {"Authorization": "Bearer not-a-jwt"}
@@ -99,8 +107,13 @@ def test_real_api_server_anonymous_viewer_admin(real_server):
             "connects_this_week": 0,
             "connect_cap": 90,
             "connect_cap_source": "assumed",
+            "unavailable": None,
         }
     ]
+    for route in routes[3:]:
+        assert requests.get(base + route, headers=viewer, timeout=30).status_code == 200, route
+    csv_text = requests.get(f"{base}/api/sends.csv", headers=viewer, timeout=30).text
+    assert "campaign:launch:zoe" in csv_text and "campaign:launch:yan" in csv_text
     rows = requests.get(f"{base}/api/sends", headers=viewer, timeout=30).json()["rows"]
     assert {r["recipient"] for r in rows} == {"zoe", "yan"}
     page = requests.get(f"{base}/", headers=viewer, timeout=30)

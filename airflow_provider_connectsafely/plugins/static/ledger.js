@@ -3,7 +3,14 @@
 // UI's session cookie (same origin); the API server checks it.
 "use strict";
 
-const state = { page: 1, size: 25, q: "", state: "", campaign: "", pages: 1, settling: null };
+const FILTERS = ["q", "state", "campaign", "account", "since", "until", "run_id"];
+const state = { page: 1, size: 25, pages: 1, settling: null, funnel: "", replies: "" };
+for (const name of FILTERS) state[name] = "";
+// Opened from a task's "ConnectSafely ledger" button: start filtered to its campaign and run.
+const opened = new URLSearchParams(window.location.search);
+for (const name of FILTERS) if (opened.get(name)) state[name] = opened.get(name);
+state.funnel = state.campaign;
+state.replies = state.campaign.startsWith("sequence:") ? state.campaign : "";
 
 function $(id) { return document.getElementById(id); }
 
@@ -51,6 +58,45 @@ function openInUi(event) {
   ui.dispatchEvent(new ui.PopStateEvent("popstate", { state: entry }));
 }
 
+// A link to another site (LinkedIn): the sandboxed frame may not open a new tab itself (no
+// allow-popups), so the UI's window opens it, without access back to this page.
+function openOutside(event) {
+  const modified = event.metaKey || event.ctrlKey || event.shiftKey || event.altKey;
+  if (event.defaultPrevented || event.button !== 0 || modified) return;
+  const ui = uiWindow();
+  if (!ui) return;
+  event.preventDefault();
+  ui.open(event.currentTarget.href, "_blank", "noopener,noreferrer");
+}
+
+// The CSV download: Airflow 3.1 frames the page without allow-downloads, so in a frame the
+// UI's own document starts the download (same origin, the same cookie).
+function downloadFromUi(event) {
+  const modified = event.metaKey || event.ctrlKey || event.shiftKey || event.altKey;
+  if (event.defaultPrevented || event.button !== 0 || modified) return;
+  const ui = uiWindow();
+  if (!ui) return;
+  event.preventDefault();
+  const link = ui.document.createElement("a");
+  link.href = new URL(event.currentTarget.getAttribute("href"), window.location.href).href;
+  link.download = event.currentTarget.getAttribute("download") || "";
+  link.hidden = true;
+  ui.document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+function when(iso) { return iso ? iso.replace("T", " ").slice(0, 16) : ""; }
+
+function percent(rate) { return rate === null || rate === undefined ? "-" : `${(rate * 100).toFixed(1)}%`; }
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
 // Light or dark as the Airflow UI shows it: the UI marks its <html> with the class "dark" or
 // "light" (its own setting, or the system's). Unframed, ledger.css follows the system
 // (prefers-color-scheme).
@@ -92,15 +138,20 @@ function renderToday(today) {
     box.append(el("p", { class: "muted", text: `No sends yet today (cap ${today.cap} per account).` }));
   }
   for (const account of today.accounts) {
-    const share = today.cap > 0 ? Math.min(account.sent_today / today.cap, 1) : 0;
+    const share = account.cap > 0 ? Math.min(account.sent_today / account.cap, 1) : 0;
     const fill = el("div", { class: share >= 1 ? "bar-fill full" : "bar-fill" });
     fill.style.width = `${Math.round(share * 100)}%`;
-    box.append(el("div", { class: "card", "data-account": account.account },
+    const down = account.unavailable;
+    const card = el("div", { class: down ? "card unavailable" : "card", "data-account": account.account },
       el("div", { class: "muted", text: `Account ${account.account}` }),
       el("div", { class: "num", text: `${account.sent_today} / ${account.cap}` }),
-      el("div", { class: "muted", text: `${account.left} left today${account.cap_source === "assumed" ? " (cap assumed: no task has capped this account today)" : ""}` }),
+      el("div", { class: "muted", text: `${account.left} left today${account.cap_source === "assumed" ? " (cap assumed: no task has capped this account today)" : " (cap applied by the tasks)"}` }),
       el("div", { class: "bar-track" }, fill),
-      el("div", { class: "muted connects", text: `${account.connects_this_week} / ${account.connect_cap ?? "no cap"} connection requests this week` })));
+      el("div", { class: "muted connects", text: `${account.connects_this_week} / ${account.connect_cap ?? "no cap"} connection requests this week${account.connect_cap_source === "applied" ? " (cap applied)" : ""}` }));
+    if (down) {
+      card.append(el("div", { class: "down", text: `Unavailable since ${when(down.since)} UTC (last seen ${when(down.seen_at)}): ${down.reason}` }));
+    }
+    box.append(card);
   }
 }
 
@@ -156,8 +207,23 @@ function renderCampaigns(answer) {
     picker.append(el("option", { value: c.label, text: `${c.campaign} (${c.kind})` }));
   }
   picker.value = state.campaign;
+  const funnelPicker = $("funnel-campaign");
+  const repliesPicker = $("replies-campaign");
+  funnelPicker.replaceChildren();
+  repliesPicker.replaceChildren(el("option", { value: "", text: "all" }));
+  for (const c of answer.campaigns) {
+    funnelPicker.append(el("option", { value: c.label, text: `${c.campaign} (${c.kind})` }));
+    if (c.kind === "sequence") repliesPicker.append(el("option", { value: c.label, text: c.campaign }));
+  }
+  const labels = answer.campaigns.map((c) => c.label);
+  if (!labels.includes(state.funnel)) {
+    const sequence = answer.campaigns.find((c) => c.kind === "sequence");
+    state.funnel = sequence ? sequence.label : (labels[0] || "");
+  }
+  funnelPicker.value = state.funnel;
+  repliesPicker.value = state.replies;
   if (!answer.campaigns.length) {
-    body.append(el("tr", {}, el("td", { colspan: "9", class: "muted", text: "No campaigns yet." })));
+    body.append(el("tr", {}, el("td", { colspan: "10", class: "muted", text: "No campaigns yet." })));
   }
   for (const c of answer.campaigns) {
     const people = c.enrollments || {};
@@ -166,24 +232,102 @@ function renderCampaigns(answer) {
       el("td", { text: c.campaign }), el("td", { text: c.kind }),
       cell(c.sends.sent), cell(c.sends.failed), cell(c.sends.unknown), cell(c.sends.pending),
       cell(c.enrollments ? people.active : null), cell(c.enrollments ? people.replied : null),
-      cell(c.enrollments ? people.finished : null)));
+      cell(c.enrollments ? people.finished : null),
+      el("td", {}, funnelButton(c.label))));
   }
+}
+
+function funnelButton(label) {
+  const button = el("button", { type: "button", class: "show-funnel", text: "Funnel" });
+  button.addEventListener("click", () => {
+    state.funnel = label;
+    $("funnel-campaign").value = label;
+    loadFunnel().then(() => $("funnel-section").scrollIntoView()).catch((e) => showError(e.message));
+  });
+  return button;
+}
+
+function renderFunnel(answer) {
+  const box = $("funnel");
+  const body = $("funnel-steps").tBodies[0];
+  box.replaceChildren();
+  body.replaceChildren();
+  $("funnel-skipped").textContent = "";
+  if (!answer) {
+    box.append(el("p", { class: "muted", text: "No campaigns yet." }));
+    return;
+  }
+  if (answer.kind !== "sequence") {
+    const s = answer.sends;
+    box.append(el("p", { class: "muted", text: `A batch: ${s.sent} sent, ${s.failed} failed, ${s.unknown} unknown, ${s.pending} pending (batches read no replies).` }));
+    return;
+  }
+  const notes = { "first step sent": "of enrolled", accepted: "of connection requests sent", replied: "of first step sent" };
+  for (const stage of answer.stages) {
+    box.append(el("div", { class: "stage", "data-stage": stage.stage },
+      el("div", { class: "muted", text: stage.stage }),
+      el("div", { class: "num", text: String(stage.people) }),
+      el("div", { class: "muted", text: stage.rate === null ? "" : `${percent(stage.rate)} ${notes[stage.stage] || ""}` })));
+  }
+  for (const step of answer.steps) {
+    body.append(el("tr", { "data-step": String(step.step) },
+      el("td", { text: String(step.step) }), el("td", { text: String(step.sent) }),
+      el("td", { text: String(step.replied) }), el("td", { text: percent(step.reply_rate) }),
+      el("td", { text: duration(step.median_reply_seconds) })));
+  }
+  if (!answer.steps.length) body.append(el("tr", {}, el("td", { colspan: "5", class: "muted", text: "No step sent yet." })));
+  const skipped = Object.entries(answer.skipped).map(([why, n]) => `${why}: ${n}`).join(", ");
+  $("funnel-skipped").textContent = `Skipped or held now: ${skipped}`;
+}
+
+async function loadFunnel() {
+  renderFunnel(state.funnel ? await getJson(`api/funnel?${new URLSearchParams({ campaign: state.funnel })}`) : null);
+}
+
+function renderReplies(answer) {
+  const body = $("replies").tBodies[0];
+  body.replaceChildren();
+  if (!answer.replies.length) {
+    body.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No replies yet." })));
+  }
+  for (const reply of answer.replies) {
+    let link = el("span", { class: "muted", text: "-" });
+    if (reply.conversation_url) {
+      link = el("a", { href: reply.conversation_url, target: "_blank", rel: "noopener noreferrer", class: "conversation", text: "Open on LinkedIn" });
+      link.addEventListener("click", openOutside);
+    }
+    body.append(el("tr", { "data-recipient": reply.recipient },
+      el("td", { text: reply.recipient }), el("td", { text: reply.campaign }),
+      el("td", { text: String(reply.step) }), el("td", { text: when(reply.replied_at) }),
+      el("td", { class: "first-line", text: reply.first_line }), el("td", {}, link)));
+  }
+}
+
+async function loadReplies() {
+  const params = new URLSearchParams();
+  if (state.replies) params.set("campaign", state.replies);
+  renderReplies(await getJson(`api/replies?${params}`));
 }
 
 function renderSends(answer) {
   const body = $("sends").tBodies[0];
   body.replaceChildren();
   if (!answer.rows.length) {
-    body.append(el("tr", {}, el("td", { colspan: "7", class: "muted", text: "No sends match." })));
+    body.append(el("tr", {}, el("td", { colspan: "8", class: "muted", text: "No sends match." })));
   }
   for (const row of answer.rows) {
-    let task = el("span", { class: "muted", text: "-" });
+    const task = el("td", { class: "run" });
     if (row.task_instance_url) {
-      task = el("a", { href: row.task_instance_url, target: "_top", text: `${row.dag_id} / ${row.task_id}` });
-      task.title = `run ${row.run_id}`;
-      task.addEventListener("click", openInUi);
+      const link = el("a", { href: row.task_instance_url, target: "_top", text: `${row.dag_id} / ${row.task_id}` });
+      link.title = `run ${row.run_id}`;
+      link.addEventListener("click", openInUi);
+      task.append(link);
     }
-    const note = row.settle_note ? `settled by ${row.settled_by || "?"}: ${row.settle_note}` : row.error || "";
+    if (row.run_id) task.append(el("div", { class: "run-id", text: row.run_id }));
+    if (!task.childNodes.length) task.append(el("span", { class: "muted", text: "-" }));
+    const note = row.settled_by || row.settle_note
+      ? `settled by ${row.settled_by || "?"} at ${when(row.settled_at)} UTC: ${row.settle_note || ""}`
+      : row.error || "";
     const action = el("td");
     if (row.settleable) {
       const button = el("button", { type: "button", class: "settle", text: "Settle" });
@@ -200,9 +344,10 @@ function renderSends(answer) {
     body.append(el("tr", { "data-key": row.dedupe_key },
       el("td", { text: row.recipient }),
       el("td", { text: row.campaign || "-" }),
+      el("td", { text: row.account }),
       el("td", {}, el("span", { class: `state state-${row.state}`, text: row.state })),
       el("td", { text: row.updated_at.replace("T", " ").slice(0, 19) }),
-      el("td", {}, task),
+      task,
       el("td", { class: "err", text: note }),
       action));
   }
@@ -241,12 +386,27 @@ async function loadVariants() {
   renderVariants(await getJson(`api/variants?${new URLSearchParams({ campaign: state.campaign })}`));
 }
 
+function filterParams() {
+  const params = new URLSearchParams();
+  for (const name of FILTERS) if (state[name]) params.set(name, state[name]);
+  return params;
+}
+
 async function loadSends() {
-  const params = new URLSearchParams({ page: String(state.page), size: String(state.size) });
-  if (state.q) params.set("q", state.q);
-  if (state.state) params.set("state", state.state);
-  if (state.campaign) params.set("campaign", state.campaign);
+  const params = filterParams();
+  $("csv").href = `api/sends.csv?${params}`;
+  params.set("page", String(state.page));
+  params.set("size", String(state.size));
   renderSends(await getJson(`api/sends?${params}`));
+}
+
+function showFilters() {
+  $("search").value = state.q;
+  $("state").value = state.state;
+  $("account").value = state.account;
+  $("since").value = state.since;
+  $("until").value = state.until;
+  $("run-id").value = state.run_id;
 }
 
 async function loadAll() {
@@ -257,8 +417,7 @@ async function loadAll() {
     renderToday(today);
     renderChart(daily);
     renderCampaigns(campaigns);
-    await loadSends();
-    await loadVariants();
+    await Promise.all([loadFunnel(), loadReplies(), loadSends(), loadVariants()]);
     showError("");
     document.body.dataset.loaded = "true";
   } catch (error) {
@@ -333,13 +492,27 @@ document.addEventListener("DOMContentLoaded", () => {
     state.q = $("search").value.trim();
     state.state = $("state").value;
     state.campaign = $("campaign").value;
+    state.account = $("account").value.trim();
+    state.since = $("since").value;
+    state.until = $("until").value;
+    state.run_id = $("run-id").value.trim();
     state.page = 1;
     loadSends().catch((error) => showError(error.message));
     loadVariants().catch((error) => showError(error.message));
   });
   $("prev").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); loadSends().catch((e) => showError(e.message)); });
   $("next").addEventListener("click", () => { state.page = Math.min(state.pages, state.page + 1); loadSends().catch((e) => showError(e.message)); });
+  $("funnel-campaign").addEventListener("change", (event) => {
+    state.funnel = event.target.value;
+    loadFunnel().catch((e) => showError(e.message));
+  });
+  $("replies-campaign").addEventListener("change", (event) => {
+    state.replies = event.target.value;
+    loadReplies().catch((e) => showError(e.message));
+  });
+  $("csv").addEventListener("click", downloadFromUi);
   $("settle-form").addEventListener("submit", confirmSettle);
+  showFilters();
   $("settle-cancel").addEventListener("click", () => $("settle-dialog").close());
   $("dnc-form").addEventListener("submit", confirmDoNotContact);
   $("dnc-cancel").addEventListener("click", () => $("dnc-dialog").close());

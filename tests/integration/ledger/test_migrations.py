@@ -680,4 +680,25 @@ def test_0008_adds_the_step_and_variant_of_each_send_to_an_upgraded_0_1_ledger(u
     assert ledger.get("spring:sent").variant is None
     assert schema_differences(url) == []
     assert kept_counts(url) == grouped_sends(url)
+
+
+def test_0006_keeps_enrolments_and_adds_the_pages_columns_and_account_status(url):
+    load_0_1(url)
+    migrate_to(url, "0005")
+    execute(
+        url,
+        "INSERT INTO connectsafely_enrollments (campaign, recipient, account, state, step, enrolled_at, "
+        "updated_at, replied_at, reply_text) VALUES ('drip', 'ann', 'a', 'replied', 2, :t, :t, :t, 'hi')",
+        {"t": NOW},
+    )
+    ledger = open_ledger(url)
+    assert ledger.upgrade()
+
+    assert query(
+        url,
+        "SELECT campaign, recipient, state, step, reply_text, accepted_at, skip_reason, skipped_at "
+        "FROM connectsafely_enrollments",
+    ) == [("drip", "ann", "replied", 2, "hi", None, None, None)]
+    assert query(url, "SELECT count(*) FROM connectsafely_account_status") == [(0,)]
+    assert schema_differences(url) == []
     ledger.close()

@@ -160,3 +160,47 @@ def test_each_account_keeps_its_own_cap_and_the_batch_waits_for_the_rest(connect
     assert len(connection.messages()) == 4
     per_account = [m["accountId"] for m in connection.messages()]
     assert per_account.count(first) == 2 and per_account.count(second) == 2
+
+
+def test_the_funnels_bookkeeping_acceptance_and_skips(connection, isolated_default_ledger):
+    """What the ledger page counts, as the runs record it: acceptance of the sequence's own
+    invitation, a connect step skipped for a person already connected, a step held by a cap."""
+    from airflow_provider_connectsafely.ledger.funnel import campaign_funnel
+    from airflow_provider_connectsafely.ledger.sequences import SequenceStore
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+
+    first = accounts(connection)[0]
+    import requests
+
+    requests.post(
+        connection.url + "/linkedin/connect",
+        json={"profileId": "bo", "accountId": first},
+        headers={"Authorization": f"Bearer {connection.state._api_key}"},
+        timeout=5,
+    )
+    connection.accept_invitation("bo", account_id=first)
+    op = sequence(recipients=PEOPLE[:2], account_id=first)
+    op.execute(context("r1"))  # ann invited, bo skipped (connected)
+    connection.accept_invitation("ann", account_id=first)
+    op.execute(context("r2"))  # step 2 to both
+
+    ledger = SendLedger.sqlite(isolated_default_ledger)
+    try:
+        people = SequenceStore(ledger).get_many("intro", ["ann", "bo"])
+        assert people["ann"].accepted_at is not None and people["ann"].skip_reason is None
+        assert people["bo"].accepted_at is None and people["bo"].skip_reason == "already connected"
+        found = campaign_funnel(ledger, "sequence:intro")
+        assert (found["connection_requests_sent"], found["accepted"], found["acceptance_rate"]) == (1, 1, 1.0)
+        assert found["skipped"]["already connected"] == 1
+        assert [s["sent"] for s in found["steps"]] == [2, 2]
+    finally:
+        ledger.close()
+
+    capped = sequence(campaign="capped", recipients=PEOPLE[2:], account_id=first, weekly_limit=1)
+    with pytest.raises(TaskDeferred):
+        capped.execute(context("r3"))  # the week's one request went to ann
+    ledger = SendLedger.sqlite(isolated_default_ledger)
+    try:
+        assert SequenceStore(ledger).get_many("capped", ["cy"])["cy"].skip_reason == "cap"
+    finally:
+        ledger.close()

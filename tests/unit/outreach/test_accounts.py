@@ -199,3 +199,20 @@ def test_when_every_account_refuses_the_batch_stops(ledger):
         "ConnectSafely API answered 403: trial expired); b: out of rotation (PermissionDeniedError: "
         "ConnectSafely API answered 403: trial expired))"
     )
+
+
+def test_the_accounts_status_is_recorded_for_the_page_and_cleared_when_available(ledger):
+    from airflow_provider_connectsafely.ledger import account_status
+
+    pool = AccountPool(["a", "b"], ledger, daily_limit=5)
+    pool.retire_unavailable(
+        {"accounts": [{"id": "a", "status": "ERROR"}, {"id": "b", "status": "AVAILABLE"}]}
+    )
+    assert {k: v[0] for k, v in account_status.unavailable(ledger).items()} == {
+        "a": "the API reports its status as ERROR"
+    }
+    again = AccountPool(["a", "b"], ledger, daily_limit=5)
+    again.retire_unavailable(
+        {"accounts": [{"id": "a", "status": "AVAILABLE"}, {"id": "b", "status": "AVAILABLE"}]}
+    )
+    assert account_status.unavailable(ledger) == {}

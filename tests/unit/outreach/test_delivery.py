@@ -209,3 +209,17 @@ def test_a_far_rate_limit_waits_even_without_a_ledger():
     api.fail_with.append(errors.RateLimitError(429, "quota", 7200, NOW + timedelta(hours=2)))
     with pytest.raises(WaitRequired):
         GuardedSender(api, None).send(request(), None)
+
+
+def test_a_refusing_account_is_recorded_unavailable_for_the_page(store, clock):
+    from airflow_provider_connectsafely.ledger import account_status
+
+    api = FakeApi()
+    api.fail_with = [errors.PermissionDeniedError(403, "account restricted")]
+    outcome = sender(api, store).send(request("ann"), spec("ann", account="acct-9"))
+    assert outcome.stops_batch
+    [(account, (reason, since, _seen))] = account_status.unavailable(store).items()
+    assert (account, since) == ("acct-9", NOW)
+    assert "PermissionDeniedError" in reason and "403" in reason
+    sender(FakeApi(), store).send(request("bo"), spec("bo", account="acct-1"))
+    assert list(account_status.unavailable(store)) == ["acct-9"]

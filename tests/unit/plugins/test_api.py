@@ -105,7 +105,7 @@ def test_today_counts_sends_since_midnight_utc_against_the_cap(client, seeded):
     answer = client.get("/api/today")
     assert answer.status_code == 200
     connects = {"connect_cap": 90, "connects_this_week": 0}
-    assumed = {"cap_source": "assumed", "connect_cap_source": "assumed"}
+    assumed = {"cap_source": "assumed", "connect_cap_source": "assumed", "unavailable": None}
     assert answer.json() == {
         "day_start": "2031-03-15T00:00:00+00:00",
         "week_start": "2031-03-10T00:00:00+00:00",
@@ -341,6 +341,9 @@ def test_without_credentials_every_route_is_refused(seeded):
             ("GET", "/api/campaigns"),
             ("GET", "/api/sends"),
             ("GET", "/api/variants?campaign=sequence:q4"),
+            ("GET", "/api/sends.csv"),
+            ("GET", "/api/funnel?campaign=sequence:drip"),
+            ("GET", "/api/replies"),
             ("POST", "/api/settle"),
         ]:
             kwargs = {"json": {"dedupe_key": "k", "state": "sent", "note": "n"}} if method == "POST" else {}
@@ -423,3 +426,126 @@ def test_a_campaigns_results_per_step_and_variant(tmp_path):
         ("b", 2, None, None),
     ]
     assert nothing == {"campaign": "no-kind", "results": []}
+
+
+def test_sends_filter_by_account_days_and_run_with_exact_totals(client, seeded):
+    _ledger, _clock, _ = seeded
+    acct2 = client.get("/api/sends", params={"account": "acct-2"}).json()
+    assert [r["recipient"] for r in acct2["rows"]] == ["frank"] and acct2["total"] == 1
+    yesterday = client.get("/api/sends", params={"since": "2031-03-14", "until": "2031-03-14"}).json()
+    assert {r["recipient"] for r in yesterday["rows"]} == {"gina", "hugo", "kim"}
+    assert yesterday["total"] == 3
+    since = client.get("/api/sends", params={"since": "2031-03-14", "campaign": "batch:old"}).json()
+    assert [r["recipient"] for r in since["rows"]] == ["kim"] and since["total"] == 1
+    run = client.get("/api/sends", params={"run_id": "manual__2031-03-15T10:00:00+00:00"}).json()
+    assert run["total"] == 5 and {r["run_id"] for r in run["rows"]} == {"manual__2031-03-15T10:00:00+00:00"}
+    assert client.get("/api/sends", params={"since": "15/03/2031"}).status_code == 422
+
+
+def test_settled_rows_show_who_when_and_the_note(client, seeded):
+    _, clock, _ = seeded
+    clock.now = NOW + timedelta(minutes=5)
+    key = "campaign:spring:carol"
+    assert (
+        client.post("/api/settle", json={"dedupe_key": key, "state": "sent", "note": "seen"}).status_code
+        == 200
+    )
+    [row] = client.get("/api/sends", params={"q": "carol"}).json()["rows"]
+    assert (row["settled_by"], row["settled_at"], row["settle_note"]) == (
+        "alice.ops",
+        (NOW + timedelta(minutes=5)).isoformat(),
+        "seen",
+    )
+
+
+def test_csv_download_has_the_export_columns_and_the_current_filter(client, seeded):
+    import csv
+    import io
+
+    from airflow_provider_connectsafely.cli.ledger_format import EXPORT_COLUMNS, write_csv
+
+    ledger, _, _ = seeded
+    answer = client.get("/api/sends.csv", params={"campaign": "batch:spring", "state": "sent"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in answer.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(answer.text)))
+    assert tuple(rows[0]) == EXPORT_COLUMNS
+    assert sorted(r[EXPORT_COLUMNS.index("key")] for r in rows[1:]) == [
+        "campaign:spring:alice",
+        "campaign:spring:bob",
+        "campaign:spring:gina",
+        "campaign:spring:hugo",
+    ]
+    # the same cells as the CLI's export of those rows
+    cli = io.StringIO()
+    write_csv([ledger.get(r[0]) for r in rows[1:]], cli)
+    assert list(csv.reader(io.StringIO(cli.getvalue()))) == rows
+    empty = client.get("/api/sends.csv", params={"account": "nobody"})
+    assert list(csv.reader(io.StringIO(empty.text))) == [list(EXPORT_COLUMNS)]
+
+
+def test_replies_newest_first_with_the_first_line_and_a_linkedin_link(client, seeded):
+    ledger, _clock, _ = seeded
+    store = SequenceStore(ledger)
+    store.enroll("other", [("zed", "acct-2", {})])
+    zed = store.get_many("other", ["zed"])["zed"]
+    store.advance(
+        zed,
+        sent_at=NOW - timedelta(hours=3),
+        conversation_urn="urn:li:msg_conversation:(urn:li:fsd_profile:ACoAA9,2-abc==)",
+        finished=False,
+    )
+    store.mark_replied(zed, NOW - timedelta(hours=1), "\n  Sounds good <b>x</b>  \nsecond line")
+
+    answer = client.get("/api/replies").json()["replies"]
+
+    assert [(r["campaign"], r["recipient"]) for r in answer] == [("other", "zed"), ("drip", "p1")]
+    assert answer[0] == {
+        "campaign": "other",
+        "recipient": "zed",
+        "account": "acct-2",
+        "step": 1,
+        "replied_at": (NOW - timedelta(hours=1)).isoformat(),
+        "first_line": "Sounds good <b>x</b>",
+        "conversation_url": "https://www.linkedin.com/messaging/thread/2-abc==/",
+    }
+    assert answer[1]["conversation_url"] is None and answer[1]["first_line"] == "thanks!"
+    only = client.get("/api/replies", params={"campaign": "sequence:drip"}).json()["replies"]
+    assert [r["recipient"] for r in only] == ["p1"]
+
+
+def test_conversation_links_from_both_urn_forms():
+    assert data.conversation_url("urn:li:msg_conversation:2-xyz") == (
+        "https://www.linkedin.com/messaging/thread/2-xyz/"
+    )
+    assert data.conversation_url("urn:li:msg_conversation:(urn:li:fsd_profile:A,2-a/b)") == (
+        "https://www.linkedin.com/messaging/thread/2-a%2Fb/"
+    )
+    assert data.conversation_url(None) is None
+
+
+def test_funnel_route(client):
+    found = client.get("/api/funnel", params={"campaign": "sequence:drip"}).json()
+    assert found["enrolled"] == 3 and found["replied"] == 1
+    assert client.get("/api/funnel").status_code == 422
+
+
+def test_an_unavailable_account_is_listed_with_when(client, seeded):
+    from airflow_provider_connectsafely.ledger import account_status
+
+    ledger, clock, _ = seeded
+    clock.now = NOW - timedelta(hours=2)
+    account_status.mark_unavailable(ledger, "acct-9", "AuthenticationError: HTTP 401: invalid API key")
+    clock.now = NOW - timedelta(hours=1)
+    account_status.mark_unavailable(ledger, "acct-9", "PermissionDeniedError: HTTP 403")
+    clock.now = NOW
+    accounts = {a["account"]: a for a in client.get("/api/today").json()["accounts"]}
+    assert accounts["acct-9"]["sent_today"] == 0
+    assert accounts["acct-9"]["unavailable"] == {
+        "reason": "PermissionDeniedError: HTTP 403",
+        "since": (NOW - timedelta(hours=2)).isoformat(),
+        "seen_at": (NOW - timedelta(hours=1)).isoformat(),
+    }
+    assert accounts["acct-1"]["unavailable"] is None
+    account_status.mark_available(ledger, ["acct-9"])
+    assert "acct-9" not in {a["account"] for a in client.get("/api/today").json()["accounts"]}
