@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.ledger.records import CONNECT, SEND_STATES, SENT, SEQUENCE
-from airflow_provider_connectsafely.ledger.sequences import REPLIED, SKIP_REASONS
+from airflow_provider_connectsafely.ledger.sequences import REPLIED, SKIP_REASONS, SUPPRESSED
 
 if TYPE_CHECKING:
     from airflow_provider_connectsafely.ledger.store import SendLedger
@@ -60,7 +60,7 @@ def campaign_funnel(ledger: SendLedger, label: str) -> dict[str, Any]:
     )
     sends: dict[str, dict[str, int]] = {}
     steps: dict[int, dict[str, int]] = {}
-    skipped = dict.fromkeys(SKIP_REASONS, 0)
+    skipped = dict.fromkeys((*SKIP_REASONS, SUPPRESSED), 0)
     enrolled = accepted = 0
     with ledger.engine.connect() as conn:
         for send_kind, state, n in conn.execute(sends_by):
@@ -72,8 +72,10 @@ def campaign_funnel(ledger: SendLedger, label: str) -> dict[str, Any]:
                 at["replied"] += n if state == REPLIED else 0
                 enrolled += n
                 accepted += n if was_accepted else 0
-                if reason is not None:
-                    skipped[str(reason)] = skipped.get(str(reason), 0) + n
+                # A person on the do-not-contact list counts there, whatever held them before.
+                why = SUPPRESSED if state == SUPPRESSED else reason
+                if why is not None:
+                    skipped[str(why)] = skipped.get(str(why), 0) + n
         medians = {
             step: _median_reply_seconds(conn, ledger, name, step)
             for step, at in steps.items()

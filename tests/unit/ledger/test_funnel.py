@@ -13,6 +13,7 @@ from airflow_provider_connectsafely.ledger.sequences import (
     SKIP_CAP,
     SKIP_CONNECTED,
     SKIP_WINDOW,
+    SUPPRESSED,
     SequenceStore,
 )
 from airflow_provider_connectsafely.ledger.store import SendLedger
@@ -77,6 +78,9 @@ def connect_first_campaign(ledger: SendLedger) -> None:
         assert store.mark_replied(at(who), T0 + timedelta(hours=after), f"Hello from {who}\nmore")
     store.note_skipped("onboard", ["p7"], SKIP_WINDOW, T0 + timedelta(hours=30))
     store.note_skipped("onboard", ["p9"], SKIP_CAP, T0 + timedelta(hours=30))
+    # p8 was held for the cap, then found on the do-not-contact list: counted there only.
+    store.note_skipped("onboard", ["p8"], SKIP_CAP, T0 + timedelta(hours=30))
+    assert store.set_state(at("p8"), SUPPRESSED, error="suppressed: on the do-not-contact list")
 
 
 def test_a_connect_first_sequence_funnel_with_rates_medians_and_skips(ledger):
@@ -97,7 +101,13 @@ def test_a_connect_first_sequence_funnel_with_rates_medians_and_skips(ledger):
     ]
     assert (found["connect_first"], found["connection_requests_sent"], found["accepted"]) == (True, 6, 4)
     assert found["acceptance_rate"] == 0.6667
-    assert found["skipped"] == {"already connected": 1, "already invited": 0, "outside window": 1, "cap": 1}
+    assert found["skipped"] == {
+        "already connected": 1,
+        "already invited": 0,
+        "outside window": 1,
+        "cap": 1,
+        "suppressed": 1,
+    }
     assert found["sends"]["sent"] == 6 + 4 + 1
 
 
