@@ -216,19 +216,33 @@ def create_app(
     @app.post("/api/do-not-contact")
     def do_not_contact(
         user: Settler,
-        dedupe_key: Annotated[str, Body(min_length=1, max_length=512)],
         note: Annotated[str, Body(min_length=1, max_length=2000)],
+        dedupe_key: Annotated[str | None, Body(min_length=1, max_length=512)] = None,
+        campaign: Annotated[str | None, Body(min_length=1, max_length=300)] = None,
+        recipient: Annotated[str | None, Body(min_length=1, max_length=512)] = None,
     ) -> dict[str, Any]:
-        """Put the person a send went to on the do-not-contact list everywhere, with a note
-        (a JSON object ``{"dedupe_key", "note"}``); the same permission as settling."""
+        """Put a person on the do-not-contact list everywhere, with a note; the same
+        permission as settling. The person is the one a send went to (a JSON object
+        ``{"dedupe_key", "note"}``) or one who replied to a sequence (``{"campaign",
+        "recipient", "note"}``, the campaign as the replies list names it)."""
         if not note.strip():
             raise HTTPException(422, "A note is required: say why they must not be contacted.")
+        if (dedupe_key is None) == (campaign is None or recipient is None):
+            raise HTTPException(
+                422, "Name a send (dedupe_key) or a sequence's person (campaign and recipient)."
+            )
         try:
-            person = data.do_not_contact(ledger(), dedupe_key, note, added_by=user)
+            if dedupe_key is not None:
+                person = data.do_not_contact(ledger(), dedupe_key, note, added_by=user)
+            else:
+                assert campaign is not None and recipient is not None
+                person = data.do_not_contact_enrolled(ledger(), campaign, recipient, note, added_by=user)
         except ValueError as exc:
             raise HTTPException(409, str(exc).capitalize() + ".") from exc
         if person is None:
-            raise HTTPException(404, "No send has that key.")
+            raise HTTPException(
+                404, "No send has that key." if dedupe_key else "No such person in that sequence."
+            )
         return {"do_not_contact": person}
 
     return app

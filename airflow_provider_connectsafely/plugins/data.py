@@ -313,18 +313,7 @@ def person_of(entry: LedgerEntry) -> str | None:
 
 def _on_the_list(conn: Any, people: list[str | None]) -> set[str]:
     """Which of ``people`` are on the do-not-contact list everywhere."""
-    from sqlalchemy import select
-
-    from airflow_provider_connectsafely.ledger.schema import suppressions
-    from airflow_provider_connectsafely.ledger.suppressions import EVERYWHERE
-
-    wanted = sorted({p for p in people if p})
-    if not wanted:
-        return set()
-    query = select(suppressions.c.person).where(
-        suppressions.c.person.in_(wanted), suppressions.c.scope == EVERYWHERE
-    )
-    return set(conn.execute(query).scalars())
+    return set(_listed_sources(conn, [p for p in people if p]))
 
 
 def do_not_contact(ledger: SendLedger, dedupe_key: str, note: str, added_by: str) -> str | None:
@@ -341,6 +330,30 @@ def do_not_contact(ledger: SendLedger, dedupe_key: str, note: str, added_by: str
     person = person_of(entry)
     if person is None:
         raise ValueError("this send names a conversation, not a person: add them from the command line")
+    ledger.suppress(person, reason=note.strip(), source="manual", created_by=added_by)
+    return person
+
+
+def do_not_contact_enrolled(
+    ledger: SendLedger, campaign: str, recipient: str, note: str, added_by: str
+) -> str | None:
+    """Put a person enrolled in a sequence (one who replied, say) on the do-not-contact list
+    everywhere (source ``manual``, the note as the reason); the person, or None when the
+    sequence has no such person.
+
+    :param campaign: the sequence's name, or its ``sequence:<name>`` label.
+    :raises ValueError: no note.
+    """
+    from airflow_provider_connectsafely.ledger.sequences import SequenceStore
+    from airflow_provider_connectsafely.ledger.suppressions import recipient_key
+
+    if not note.strip():
+        raise ValueError("a note is required")
+    kind, sep, name = campaign.partition(":")
+    name = name if sep and kind == SEQUENCE else campaign
+    if recipient not in SequenceStore(ledger).get_many(name, [recipient]):
+        return None
+    person = recipient_key(recipient)
     ledger.suppress(person, reason=note.strip(), source="manual", created_by=added_by)
     return person
 
@@ -410,6 +423,7 @@ def replies(ledger: SendLedger, campaign: str | None = None, limit: int = REPLIE
 
     from airflow_provider_connectsafely.clock import as_utc
     from airflow_provider_connectsafely.ledger.schema import enrollments as people
+    from airflow_provider_connectsafely.ledger.suppressions import recipient_key
 
     query = (
         select(
@@ -430,6 +444,7 @@ def replies(ledger: SendLedger, campaign: str | None = None, limit: int = REPLIE
         query = query.where(people.c.campaign == (name if sep and kind == SEQUENCE else campaign))
     with ledger.engine.connect() as conn:
         found = conn.execute(query).all()
+        listed = _listed_sources(conn, [recipient_key(row.recipient) for row in found])
     return {
         "replies": [
             {
@@ -440,10 +455,29 @@ def replies(ledger: SendLedger, campaign: str | None = None, limit: int = REPLIE
                 "replied_at": as_utc(at).isoformat(),
                 "first_line": first_line(text),
                 "conversation_url": conversation_url(urn),
+                "do_not_contact": recipient_key(recipient) in listed,
+                "opted_out": listed.get(recipient_key(recipient)) == "reply",
             }
             for name, recipient, account, step, at, text, urn in found
         ]
     }
+
+
+def _listed_sources(conn: Any, people: list[str]) -> dict[str, str]:
+    """Which of ``people`` are on the do-not-contact list everywhere, with the source of
+    their entry (``reply``: their own reply asked to stop)."""
+    from sqlalchemy import select
+
+    from airflow_provider_connectsafely.ledger.schema import suppressions
+    from airflow_provider_connectsafely.ledger.suppressions import EVERYWHERE
+
+    wanted = sorted(set(people))
+    if not wanted:
+        return {}
+    query = select(suppressions.c.person, suppressions.c.source).where(
+        suppressions.c.person.in_(wanted), suppressions.c.scope == EVERYWHERE
+    )
+    return {str(person): str(source) for person, source in conn.execute(query)}
 
 
 def first_line(text: str | None, width: int = 200) -> str:

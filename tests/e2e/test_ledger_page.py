@@ -421,7 +421,7 @@ def test_funnel_replies_filters_and_csv(chromium, server, ledger, tmp_path):
 
     # The latest replies, filterable by campaign; the conversation opens on LinkedIn.
     reply = frame.locator(f"#replies tr[data-recipient='{FOUNDERS[0]}'] td")
-    expect(reply).to_have_count(6)
+    expect(reply).to_have_count(7)
     expect(reply.nth(1)).to_have_text("founders-intro")
     expect(reply.nth(2)).to_have_text("2")
     expect(reply.nth(4)).to_have_text("Happy to talk next week")
@@ -557,6 +557,16 @@ def test_do_not_contact_from_the_page_needs_the_settle_permission_and_a_note(chr
         "admin",
         "Asked by email not to be contacted",
     )
+    # From a reply in the latest replies: the person who answered.
+    reply = frame.locator(f"#replies tr[data-recipient='{FOUNDERS[0]}']")
+    reply.get_by_role("button", name="Do not contact").click()
+    frame.locator("#dnc-note").fill("Replied: no more messages")
+    with page.expect_response(lambda r: r.url.endswith("/connectsafely/api/do-not-contact")) as answer:
+        frame.locator("#dnc-confirm").click()
+    assert answer.value.status == 200, answer.value.text()
+    expect(reply.locator("span.dnc")).to_have_text("do not contact")
+    [entry] = ledger.suppressions(FOUNDERS[0])
+    assert (entry.source, entry.reason) == ("manual", "Replied: no more messages")
     page.close()
 
 

@@ -288,7 +288,7 @@ function renderReplies(answer) {
   const body = $("replies").tBodies[0];
   body.replaceChildren();
   if (!answer.replies.length) {
-    body.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No replies yet." })));
+    body.append(el("tr", {}, el("td", { colspan: "7", class: "muted", text: "No replies yet." })));
   }
   for (const reply of answer.replies) {
     let link = el("span", { class: "muted", text: "-" });
@@ -296,10 +296,20 @@ function renderReplies(answer) {
       link = el("a", { href: reply.conversation_url, target: "_blank", rel: "noopener noreferrer", class: "conversation", text: "Open on LinkedIn" });
       link.addEventListener("click", openOutside);
     }
+    const action = el("td");
+    if (reply.opted_out) {
+      action.append(el("span", { class: "state dnc opted-out", text: "opted out" }));
+    } else if (reply.do_not_contact) {
+      action.append(el("span", { class: "state dnc", text: "do not contact" }));
+    } else {
+      const button = el("button", { type: "button", class: "dnc", text: "Do not contact" });
+      button.addEventListener("click", () => openDoNotContact(reply));
+      action.append(button);
+    }
     body.append(el("tr", { "data-recipient": reply.recipient },
       el("td", { text: reply.recipient }), el("td", { text: reply.campaign }),
       el("td", { text: String(reply.step) }), el("td", { text: when(reply.replied_at) }),
-      el("td", { class: "first-line", text: reply.first_line }), el("td", {}, link)));
+      el("td", { class: "first-line", text: reply.first_line }), el("td", {}, link), action));
   }
 }
 
@@ -473,7 +483,9 @@ async function confirmDoNotContact(event) {
     method: "POST",
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify({ dedupe_key: state.suppressing.dedupe_key, note }),
+    body: JSON.stringify(state.suppressing.dedupe_key
+      ? { dedupe_key: state.suppressing.dedupe_key, note }
+      : { campaign: state.suppressing.campaign, recipient: state.suppressing.recipient, note }),
   });
   const body = await answer.json().catch(() => ({}));
   if (!answer.ok) {

@@ -508,10 +508,42 @@ def test_replies_newest_first_with_the_first_line_and_a_linkedin_link(client, se
         "replied_at": (NOW - timedelta(hours=1)).isoformat(),
         "first_line": "Sounds good <b>x</b>",
         "conversation_url": "https://www.linkedin.com/messaging/thread/2-abc==/",
+        "do_not_contact": False,
+        "opted_out": False,
     }
     assert answer[1]["conversation_url"] is None and answer[1]["first_line"] == "thanks!"
     only = client.get("/api/replies", params={"campaign": "sequence:drip"}).json()["replies"]
     assert [r["recipient"] for r in only] == ["p1"]
+
+
+def test_a_reply_shows_whether_its_person_opted_out_or_is_listed_and_can_be_listed(client, seeded):
+    ledger, _clock, _ = seeded
+    store = SequenceStore(ledger)
+    store.enroll("other", [("zed", "acct-2", {}), ("yan", "acct-2", {})])
+    for who in ("zed", "yan"):
+        person = store.get_many("other", [who])[who]
+        store.advance(person, sent_at=NOW - timedelta(hours=3), conversation_urn=None, finished=False)
+        store.mark_replied(person, NOW - timedelta(hours=1), "Please remove me")
+    ledger.suppress("zed", reason="Please remove me", source="reply")
+
+    def flags() -> dict[str, tuple[bool, bool]]:
+        answer = client.get("/api/replies", params={"campaign": "sequence:other"}).json()["replies"]
+        return {r["recipient"]: (r["do_not_contact"], r["opted_out"]) for r in answer}
+
+    assert flags() == {"zed": (True, True), "yan": (False, False)}
+    listed = client.post(
+        "/api/do-not-contact",
+        json={"campaign": "sequence:other", "recipient": "yan", "note": "asked by phone"},
+    )
+    assert listed.status_code == 200 and listed.json() == {"do_not_contact": "yan"}
+    [entry] = ledger.suppressions("yan")
+    assert (entry.source, entry.reason) == ("manual", "asked by phone")
+    nobody = {"campaign": "sequence:other", "recipient": "nobody", "note": "x"}
+    assert client.post("/api/do-not-contact", json=nobody).status_code == 404
+    both = {"campaign": "sequence:other", "recipient": "yan", "dedupe_key": "k", "note": "x"}
+    assert client.post("/api/do-not-contact", json=both).status_code == 422
+    assert client.post("/api/do-not-contact", json={"note": "x"}).status_code == 422
+    assert flags() == {"zed": (True, True), "yan": (True, False)}
 
 
 def test_conversation_links_from_both_urn_forms():
