@@ -17,6 +17,7 @@ the REST API.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -292,6 +293,15 @@ def answer_approval(deployment: Deployment, run_id: str, choice: str) -> dict[st
         return answer.json() if waiting else None
 
     asked = deployment.wait(asking, f"{APPROVAL}/{run_id} to ask for approval", timeout=120, every=0.5)
+    # Answer only once the scheduler has taken in the pause, as a person would: Airflow fails a
+    # task answered before the executor's report of its paused process is handled ("state
+    # changed externally": the report finds the task queued again), seen on 3.3.2.
+    paused = re.compile(
+        rf"TaskInstance Finished: dag_id={APPROVAL}, task_id=approve, run_id={re.escape(run_id)}, "
+        r"[^\n]*state=(awaiting_input|deferred),"
+    )
+    scheduler = deployment.service("scheduler")
+    deployment.wait(lambda: paused.search(scheduler.log()), "the scheduler to take in the pause", timeout=60)
     deployment.rest("PATCH", path, json={"chosen_options": [choice], "params_input": {}})
     return asked
 
