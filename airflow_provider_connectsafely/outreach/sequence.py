@@ -183,6 +183,10 @@ class SequenceRun:
         done: dict[str, dict[str, Any]] = {}
         held: list[str] = []  # the time zone of each due step outside its window
         capped: list[WaitRequired] = []  # an account's cap reached: its people wait
+        # (account, connect step?) -> its cap's wait: the account's other people of that kind
+        # wait too, without a request each (a relationship read before every capped invitation
+        # spent the API's request rate on a backlog that cannot go out this run).
+        full: dict[tuple[str, bool], WaitRequired] = {}
         last: float | None = None
         for enrollment in live:
             index = self.due_step(enrollment)
@@ -194,6 +198,10 @@ class SequenceRun:
             if blocked is not None:
                 done[enrollment.recipient] = blocked
                 continue
+            cap = full.get((enrollment.account, self.steps[index].connects))
+            if cap is not None:
+                done[enrollment.recipient] = {"status": WAITING, "step": index + 1, "reason": cap.reason}
+                continue
             if last is not None and self.min_interval > 0:
                 self.sleep(max(0.0, self.min_interval - (time.monotonic() - last)))
             try:
@@ -202,6 +210,7 @@ class SequenceRun:
                 if wait.account is None:
                     raise  # the API's rate limit: the whole run waits
                 capped.append(wait)
+                full[(enrollment.account, self.steps[index].connects)] = wait
                 done[enrollment.recipient] = {"status": WAITING, "step": index + 1, "reason": wait.reason}
                 continue
             except ConnectSafelyError as exc:
