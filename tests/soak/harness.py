@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ for _path in (str(HERE), str(TESTS)):
         sys.path.insert(0, _path)
 
 from population import ACCOUNTS, START, WINDOW, Population, draw  # noqa: E402
+from world import kind_of  # noqa: E402
 
 API_KEY = "soak-key-5be1"
 _real_time = time.time
@@ -148,15 +150,21 @@ class SoakRun:
                 from invariants import check
 
                 report = check(self, emulator, ledger_url)
+                report["settled"] = _settle(ledger_url, report)
         finally:
             cluster.destroy()
         report["wall_seconds"] = round(time.monotonic() - started, 1)
         return report
 
     def _month(self, emulator: Any, dags: dict[str, Any], cluster: Any) -> None:
+        from faults import FaultPlan
         from world import World
 
         self.world = World(self.population)
+        self.plan = FaultPlan(self.seed, self.hours or self.days * 24)
+        self.fault_record = self.plan.record
+        self._seen = 0
+        self._carry: dict[str, Any] = {}
         singles = iter(self.population.group("single"))
         end = START + timedelta(hours=self.hours or self.days * 24)
         since = START
@@ -177,17 +185,119 @@ class SoakRun:
                 if person is not None:
                     plan_dags.append(("soak_single", {"recipient": person.profile_id, "tz": person.timezone}))
             tick = Tick(number, at, [d for d, _ in plan_dags])
+            faults = self.plan.for_tick(number, (at - START).days)
             if plan_dags:
-                self._fork(
-                    tick,
-                    dags,
-                    {"tick": number, "at": at.isoformat(), "dags": plan_dags, "defect": self.defect},
-                )
+                if not self.faults:
+                    faults = {"queue": []}
+                # a kill planned for a tick that ended first (or sent nothing) moves on to the next
+                for kill in ("kill_after", "kill_after_answer"):
+                    if self._carry.get(kill) is not None and faults.get(kill) is None:
+                        faults[kill] = self._carry.pop(kill)
+                self._tick(tick, dags, plan_dags, faults, emulator, cluster)
             self.ticks.append(tick)
             since = self.now()
             number += 1
 
-    def _fork(self, tick: Tick, dags: dict[str, Any], plan: dict[str, Any]) -> None:
+    def _tick(
+        self,
+        tick: Tick,
+        dags: dict[str, Any],
+        plan_dags: list[tuple[str, dict[str, Any]]],
+        faults: dict[str, Any],
+        emulator: Any,
+        cluster: Any,
+    ) -> None:
+        """Queue the tick's faults, run its worker, and record what the faults did."""
+        import threading
+
+        record = self.plan.record
+        for _name, fault, params, count, match, _ambiguous in faults["queue"]:
+            emulator.inject(fault, count=count, match=match, **params)
+        if faults.get("pg") == "between":
+            cluster.stop()
+            cluster.start()
+            record.append({"at": tick.at, "name": "PostgreSQL restarted", "effect": "between two ticks"})
+        timer = None
+        if faults.get("pg") == "during":
+
+            def restart() -> None:
+                cluster.stop()
+                cluster.start()
+
+            timer = threading.Timer(0.4, restart)
+        plan = {
+            "tick": tick.number,
+            "at": tick.at.isoformat(),
+            "dags": plan_dags,
+            "defect": self.defect,
+            "kill_after_answer": faults.get("kill_after_answer"),
+        }
+        self._fork(tick, dags, plan, faults.get("kill_after"), timer)
+        if timer is not None:
+            timer.join()
+            record.append(
+                {
+                    "at": tick.at,
+                    "name": "PostgreSQL restarted",
+                    "effect": f"while the worker ran ({tick.exit})",
+                }
+            )
+        emulator.state.clear_faults()
+        requests = emulator.requests()[self._seen :]
+        self._seen += len(requests)
+        conversations = {
+            m["conversationUrn"]: m["recipientProfileId"]
+            for m in emulator.messages()
+            if m.get("conversationUrn")
+        }
+        self.plan.read_back(tick.at, requests, conversations, faults["queue"])
+        killed_at = Path(os.environ["SOAK_KILLED_AT"])
+        if killed_at.exists():
+            key = killed_at.read_text()
+            killed_at.unlink()
+            kind, person = _kind_and_person(key)
+            record.append(
+                {
+                    "at": tick.at,
+                    "name": "worker SIGKILLed between the API's answer and the ledger's write",
+                    "ambiguous": True,
+                    "kind": kind,
+                    "person": person,
+                    "effect": f"{key} delivered, not recorded",
+                }
+            )
+        elif faults.get("kill_after_answer") is not None:
+            self._carry["kill_after_answer"] = faults["kill_after_answer"]
+        if faults.get("kill_after") is not None and not tick.exit.startswith("killed"):
+            self._carry["kill_after"] = faults["kill_after"]
+        elif faults.get("kill_after") is not None:
+            sends = [
+                r for r in requests if r["method"] == "POST" and r["path"].endswith(("/send", "/connect"))
+            ]
+            last = sends[-1] if sends else None
+            body = (last or {}).get("body") or {}
+            person = (
+                body.get("recipientProfileId")
+                or body.get("profileId")
+                or conversations.get(body.get("conversationUrn", ""), "")
+            )
+            kind = (
+                "connect" if last and last["path"].endswith("/connect") else kind_of(body.get("message", ""))
+            )
+            record.append(
+                {
+                    "at": tick.at,
+                    "name": f"worker SIGKILLed after {faults['kill_after']} s",
+                    "ambiguous": last is not None,
+                    "kind": kind,
+                    "person": person,
+                    "effect": f"last send before the kill: {kind} to {person or 'nobody'}",
+                }
+            )
+
+    def _fork(
+        self, tick: Tick, dags: dict[str, Any], plan: dict[str, Any], kill_after: float | None, timer: Any
+    ) -> None:
         from worker import run_tick
 
         out = self.out / "tick.json"
@@ -198,7 +308,21 @@ class SoakRun:
         pid = os.fork()
         if pid == 0:
             run_tick(dags, plan, self.offset, out, self.out / "workers.log")
-        _, status = os.waitpid(pid, 0)
+        if timer is not None:
+            timer.start()
+        if kill_after is None:
+            _, status = os.waitpid(pid, 0)
+        else:
+            deadline = began + kill_after
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                if time.monotonic() >= deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    _, status = os.waitpid(pid, 0)
+                    break
+                time.sleep(0.01)
         tick.wall = time.monotonic() - began
         if os.WIFSIGNALED(status):
             tick.exit = f"killed by signal {os.WTERMSIG(status)}"
@@ -206,6 +330,35 @@ class SoakRun:
             tick.exit = f"exit {os.WEXITSTATUS(status)}"
             if out.exists():
                 tick.results = json.loads(out.read_text())
+
+
+def _settle(ledger_url: str, report: dict[str, Any]) -> list[tuple[str, str]]:
+    """Settle every send left unknown as a person would after looking at LinkedIn: ``sent``
+    when the emulator delivered it, else ``failed`` (the ledger's own ``resolve``)."""
+    from airflow_provider_connectsafely.ledger.store import SendLedger
+
+    received = {(s.kind, s.person) for s in report["sent"]}
+    settled = []
+    ledger = SendLedger.from_url(ledger_url)
+    try:
+        for row in report["ledger"]["sends"]:
+            if row["state"] in ("unknown", "pending"):
+                state = "sent" if _kind_and_person(row["dedupe_key"]) in received else "failed"
+                ledger.resolve(
+                    row["dedupe_key"], state, "checked against the emulator's record", settled_by="soak"
+                )
+                settled.append((row["dedupe_key"], state))
+    finally:
+        ledger.close()
+    return settled
+
+
+def _kind_and_person(key: str) -> tuple[str, str]:
+    """(kind, person) of a ledger key, as the invariants name them."""
+    person = key.rsplit(":", 1)[-1]
+    if key.startswith("sequence:"):
+        return {"1": "connect", "2": "step2", "3": "step3"}[key.split(":")[-2]], person
+    return ("batch" if key.startswith("campaign:") else "single"), person
 
 
 def _prewarm_airflow() -> None:

@@ -150,14 +150,11 @@ def _read_ledger(url: str) -> dict[str, Any]:
 
 
 def _key_of(row: dict[str, Any]) -> tuple[str, str]:
-    """(kind, person) of a ledger row, as :func:`world.delivered` names them."""
-    key = row["dedupe_key"]
-    if key.startswith("sequence:"):
-        step = key.split(":")[-2]
-        return {"1": "connect", "2": "step2", "3": "step3"}[step], row["recipient"]
-    if key.startswith("campaign:"):
-        return "batch", row["recipient"]
-    return "single", row["recipient"]
+    """(kind, person) of a ledger row, as :func:`world.delivered` names them: the person is the
+    key's end (a follow-up's row names the conversation as its recipient)."""
+    from harness import _kind_and_person
+
+    return _kind_and_person(row["dedupe_key"])
 
 
 def _ledger_matches(

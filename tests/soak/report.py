@@ -34,9 +34,14 @@ def render(soak: Any, report: dict[str, Any]) -> str:
     lines += ["", "Totals: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())), ""]
     states = Counter(r["state"] for r in report["ledger"]["sends"])
     lines += ["## Ledger", "", "Rows by state: " + ", ".join(f"{k} {n}" for k, n in sorted(states.items()))]
+    settled = dict(report.get("settled", []))
     for row in report["ledger"]["sends"]:
         if row["state"] in ("unknown", "pending"):
-            lines.append(f"- {row['state']}: `{row['dedupe_key']}`: {row.get('error') or ''}"[:220])
+            why = (row.get("error") or "").split(". ")[0]
+            lines.append(
+                f"- {row['state']}: `{row['dedupe_key']}` ({why[:120]}); settled at the end as "
+                f"{settled.get(row['dedupe_key'], '?')} from the emulator's record"
+            )
     lines += ["", "## Sequence people at the end", ""]
     lines += [f"- {k}: {n}" for k, n in sorted(report["finals"].items())]
     faults = getattr(soak, "fault_record", [])
