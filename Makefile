@@ -90,7 +90,7 @@ $(DEPLOY_STAMP): $(STAMP) pyproject.toml
 test-deploy: $(DEPLOY_STAMP) postgres-deps deploy-deps
 	$(BIN)/python -m pytest tests/deploy $(PYTEST_ARGS)
 
-# The simulated month under faults (tests/soak/, docs/testing.md): the three DAGs hour by hour
+# The simulated month under faults (tests/soak/, docs/development.md): the three DAGs hour by hour
 # against the emulator and a PostgreSQL ledger of its own, the invariants checked from the
 # emulator's record; writes SOAK_REPORT. SOAK_SEED replays a run exactly (default: a random
 # seed, printed). soak-ci is the 3-day run with a fixed seed (about 3 minutes).
@@ -105,6 +105,11 @@ soak: install postgres-deps
 
 soak-ci: install postgres-deps
 	$(BIN)/python -m pytest tests/soak/test_soak.py -q -s $(PYTEST_ARGS)
+
+# The harness catches deliberate defects (tests/soak/defects.py): one 3-day run per defect.
+.PHONY: soak-defects
+soak-defects: install postgres-deps
+	$(BIN)/python -m pytest tests/soak/test_defects.py -q $(PYTEST_ARGS)
 
 # Everything: lint, types, docs, the whole suite, the unit tests again with the clock moved
 # years ahead (a test that depends on today's date fails there), then the wheel and the sdist

@@ -28,32 +28,28 @@ def inject_defect(name: str) -> None:
 
 
 def _removed_claim() -> None:
-    """The claim no longer guards the send: whatever the key's row says (an attempt pending
-    or unknown after a crash), the caller is told to go ahead."""
-    import uuid
-
-    from sqlalchemy import update
-
-    from airflow_provider_connectsafely.ledger.records import PENDING, Claim
-    from airflow_provider_connectsafely.ledger.schema import sends
+    """The claim before the send is gone: the ledger's row is written only once the API has
+    answered (a claim taken then, and the outcome recorded under it). Nothing then marks a
+    send in progress, so a worker killed between the answer and the write leaves no trace."""
+    from airflow_provider_connectsafely.ledger.records import Claim
     from airflow_provider_connectsafely.ledger.store import SendLedger
 
-    original = SendLedger.claim
+    claim, finish = SendLedger.claim, SendLedger._finish
+    waiting: dict[str, Any] = {}
 
-    def claim(self: SendLedger, send: Any, *, take_over: Any = ()) -> Claim:
-        result = original(self, send, take_over=take_over)
-        if result.claimed:
-            return result
-        token = str(uuid.uuid4())
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(sends)
-                .where(sends.c.dedupe_key == send.dedupe_key)
-                .values(state=PENDING, claim_token=token)
-            )
-        return Claim(claimed=True, token=token)
+    def claim_nothing(self: SendLedger, send: Any, *, take_over: Any = ()) -> Claim:
+        waiting[send.dedupe_key] = send
+        return Claim(claimed=True, token="no-claim")
 
-    SendLedger.claim = claim  # type: ignore[method-assign]
+    def finish_with_late_claim(self: SendLedger, dedupe_key: str, token: str, **values: Any) -> None:
+        send = waiting.pop(dedupe_key, None)
+        if send is not None:
+            late = claim(self, send, take_over=("pending", "unknown", "sent", "failed"))
+            token = late.token or token
+        finish(self, dedupe_key, token, **values)
+
+    SendLedger.claim = claim_nothing  # type: ignore[method-assign]
+    SendLedger._finish = finish_with_late_claim  # type: ignore[method-assign]
 
 
 def _cap_local_time() -> None:
@@ -73,7 +69,7 @@ def _cap_local_time() -> None:
 
 
 def _follow_up_wrong_account() -> None:
-    """A follow-up (a step after the first message) is sent from the next account of the
+    """A message after the first step (the invitation) is sent from the next account of the
     campaign instead of the one that contacted the person."""
     from population import ACCOUNTS
 
@@ -83,7 +79,7 @@ def _follow_up_wrong_account() -> None:
 
     def build(self: Any, enrollment: Any, message: str, subject: str | None) -> Any:
         request = original(self, enrollment, message, subject)
-        if enrollment.step >= 2 and enrollment.account in ACCOUNTS:
+        if enrollment.step >= 1 and enrollment.account in ACCOUNTS:
             other = ACCOUNTS[(ACCOUNTS.index(enrollment.account) + 1) % len(ACCOUNTS)]
             request = self.hook.build_request(
                 endpoint="conversations",
