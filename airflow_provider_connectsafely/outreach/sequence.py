@@ -11,11 +11,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.clock import Clock
-from airflow_provider_connectsafely.errors import ConnectSafelyError
+from airflow_provider_connectsafely.errors import ConnectSafelyError, RateLimitError
 from airflow_provider_connectsafely.ledger import sequences as state
 from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT, NewSend
 from airflow_provider_connectsafely.outreach import outcomes as status
@@ -140,7 +140,13 @@ class SequenceRun:
             check = ReplyCheck(
                 self.campaign, self.store, self.replies, self._now, self.due_step, self.log, self._refused
             )
-            replied = check.run()
+            try:
+                replied = check.run()
+            except RateLimitError as exc:
+                # A hold on the reads: no step goes out without them, and the run pauses as
+                # for a hold on a send (on_limit), rather than failing the task.
+                reset_at = exc.reset_at or self._now() + timedelta(seconds=60)
+                raise WaitRequired(reset_at, f"RateLimitError while reading replies: {exc.message}") from exc
         counts = self.store.counts(self.campaign)
         live = sum(counts.get(name, 0) for name in state.LIVE)
         due = self.store.due(self.campaign, [step.wait for step in self.steps], self._now())

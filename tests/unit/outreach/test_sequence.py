@@ -301,3 +301,27 @@ def test_the_reply_listing_failing_falls_back_to_the_due_conversations(ledger, c
     assert sorted(replies.conversations) == ["urn:li:msg_conversation:ann", "urn:li:msg_conversation:bob"]
     by = {o["recipient"]: o for o in result["outcomes"]}
     assert by["bob"]["status"] == "replied" and by["ann"]["status"] == "sent"
+
+
+def test_a_429_hold_on_the_reply_reads_pauses_the_run_before_any_step(ledger, clock):
+    """Found by the soak run (tests/soak): a 429 with a far reset on the reads of replies (the
+    listing, then each due conversation) failed the task with a raw RateLimitError instead
+    of pausing the run as a hold on a send does (``on_limit``)."""
+    from airflow_provider_connectsafely.outreach.delivery import WaitRequired
+
+    api = FakeApi()
+    sequence(ledger, api, FakeReplies()).execute(people("ann"))
+    hold = START + timedelta(days=3, hours=2)
+
+    class Held(FakeReplies):
+        def recent(self, since, account_id):
+            raise errors.RateLimitError(429, "Rate limit exceeded", None, hold)
+
+        def in_conversation(self, urn, since, account_id):
+            raise errors.RateLimitError(429, "Rate limit exceeded", None, hold)
+
+    clock.now = START + timedelta(days=3, minutes=1)
+    with pytest.raises(WaitRequired, match="while reading replies") as waited:
+        sequence(ledger, api, Held()).execute(people("ann"))
+    assert waited.value.reset_at == hold and waited.value.account is None
+    assert len(api.sent) == 1  # the follow-up waits for the reads
