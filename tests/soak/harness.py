@@ -189,11 +189,15 @@ class SoakRun:
             if plan_dags:
                 if not self.faults:
                     faults = {"queue": []}
-                # a kill planned for a tick that ended first (or sent nothing) moves on to the next
-                for kill in ("kill_after", "kill_after_answer"):
-                    if self._carry.get(kill) is not None and faults.get(kill) is None:
-                        faults[kill] = self._carry.pop(kill)
+                # a kill or a restart planned for a tick that ran nothing or ended first, and a
+                # send fault whose account sent nothing, move on to the next tick that runs
+                for carried in ("kill_after", "kill_after_answer", "pg"):
+                    if self._carry.get(carried) is not None and faults.get(carried) is None:
+                        faults[carried] = self._carry.pop(carried)
+                faults["queue"] = [*self._carry.pop("queue", []), *faults["queue"]]
                 self._tick(tick, dags, plan_dags, faults, emulator, cluster)
+            elif faults.get("pg"):
+                self._carry["pg"] = faults["pg"]
             self.ticks.append(tick)
             since = self.now()
             number += 1
@@ -242,7 +246,14 @@ class SoakRun:
                     "effect": f"while the worker ran ({tick.exit})",
                 }
             )
+        pending = emulator.state.pending_faults()
         emulator.state.clear_faults()
+        self._carry["queue"] = [
+            queued
+            for queued in faults["queue"]
+            if queued[3] == 1
+            and any(p["fault"] == queued[1] and p.get("match") == queued[4] for p in pending)
+        ]
         requests = emulator.requests()[self._seen :]
         self._seen += len(requests)
         conversations = {
@@ -268,8 +279,9 @@ class SoakRun:
             )
         elif faults.get("kill_after_answer") is not None:
             self._carry["kill_after_answer"] = faults["kill_after_answer"]
-        if faults.get("kill_after") is not None and not tick.exit.startswith("killed"):
-            self._carry["kill_after"] = faults["kill_after"]
+        inside_fired = any(f.get("at") == tick.at and "answer" in f["name"] for f in record)
+        if faults.get("kill_after") is not None and (inside_fired or not tick.exit.startswith("killed")):
+            self._carry["kill_after"] = faults["kill_after"]  # it did not kill: next time
         elif faults.get("kill_after") is not None:
             sends = [
                 r for r in requests if r["method"] == "POST" and r["path"].endswith(("/send", "/connect"))
@@ -402,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inject-defect", default=None, help="a deliberate defect (tests/soak/defects.py)")
     parser.add_argument("--no-faults", action="store_true", help="a quiet month: no injected faults")
     args = parser.parse_args(argv)
+    # SIGTERM ends the run through its cleanup (the PostgreSQL cluster is stopped and deleted)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10**6)
     out = args.out or Path(tempfile.mkdtemp(prefix="connectsafely-soak-"))
     print(f"Soak run: {args.days} days, seed {seed}, folder {out}", flush=True)
