@@ -55,7 +55,9 @@ def render(soak: Any, report: dict[str, Any]) -> str:
         for dag, result in t.results.items():
             states_by_dag[(dag, result.get("state"))] += 1
     lines += [", ".join(f"{d} {s}: {n}" for (d, s), n in sorted(states_by_dag.items()))]
-    lines += ["", "## API requests", ""]
+    explained = report["rate"].get("explained", [])
+    lines += ["", f"## API requests (rate-window 429s explained by fault answers: {len(explained)})", ""]
+    lines += [f"- explained 429: {e}" for e in explained]
     lines += [f"- {path}: {n}" for path, n in sorted(report["counts"].items())]
     walls = sorted(t.wall for t in soak.ticks if t.dags)
     if walls:
