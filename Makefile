@@ -90,6 +90,27 @@ $(DEPLOY_STAMP): $(STAMP) pyproject.toml
 test-deploy: $(DEPLOY_STAMP) postgres-deps deploy-deps
 	$(BIN)/python -m pytest tests/deploy $(PYTEST_ARGS)
 
+# The simulated month under faults (tests/soak/, docs/development.md): the three DAGs hour by hour
+# against the emulator and a PostgreSQL ledger of its own, the invariants checked from the
+# emulator's record; writes SOAK_REPORT. SOAK_SEED replays a run exactly (default: a random
+# seed, printed). soak-ci is the 3-day run with a fixed seed (about 3 minutes).
+SOAK_DAYS ?= 30
+SOAK_SEED ?=
+SOAK_REPORT ?= soak-report.md
+SOAK_ARGS ?=
+.PHONY: soak soak-ci
+soak: install postgres-deps
+	$(BIN)/python tests/soak/harness.py --days $(SOAK_DAYS) $(if $(SOAK_SEED),--seed $(SOAK_SEED)) \
+		--report $(SOAK_REPORT) $(SOAK_ARGS)
+
+soak-ci: install postgres-deps
+	$(BIN)/python -m pytest tests/soak/test_soak.py -q -s $(PYTEST_ARGS)
+
+# The harness catches deliberate defects (tests/soak/defects.py): one 3-day run per defect.
+.PHONY: soak-defects
+soak-defects: install postgres-deps
+	$(BIN)/python -m pytest tests/soak/test_defects.py -q $(PYTEST_ARGS)
+
 # Everything: lint, types, docs, the whole suite, the unit tests again with the clock moved
 # years ahead (a test that depends on today's date fails there), then the wheel and the sdist
 # built and checked (dist-check) and that wheel installed outside the checkout (smoke).

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_connectsafely.clock import Clock
-from airflow_provider_connectsafely.errors import ConnectSafelyError
+from airflow_provider_connectsafely.errors import ConnectSafelyError, RateLimitError
 from airflow_provider_connectsafely.ledger import sequences as state
 from airflow_provider_connectsafely.ledger.records import DEFAULT_ACCOUNT, NewSend
 from airflow_provider_connectsafely.outreach import outcomes as status
@@ -170,7 +170,13 @@ class SequenceRun:
                 self.opt_out,
                 finished_since=finished_since,
             )
-            replied = check.run()
+            try:
+                replied = check.run()
+            except RateLimitError as exc:
+                # A hold on the reads: no step goes out without them, and the run pauses as
+                # for a hold on a send (on_limit), rather than failing the task.
+                reset_at = exc.reset_at or self._now() + timedelta(seconds=60)
+                raise WaitRequired(reset_at, f"RateLimitError while reading replies: {exc.message}") from exc
         counts = self.store.counts(self.campaign)
         live = sum(counts.get(name, 0) for name in state.LIVE)
         due = self.store.due(self.campaign, [step.wait for step in self.steps], self._now())
@@ -214,6 +220,10 @@ class SequenceRun:
         held: list[str] = []  # the time zone of each due step outside its window
         capped: list[WaitRequired] = []  # an account's cap reached: its people wait
         skips: dict[str, list[str]] = {}  # why due steps were held, for the ledger page
+        # (account, connect step?) -> its cap's wait: the account's other people of that kind
+        # wait too, without a request each (a relationship read before every capped invitation
+        # spent the API's request rate on a backlog that cannot go out this run).
+        full: dict[tuple[str, bool], WaitRequired] = {}
         last: float | None = None
         for enrollment in live:
             index = self.due_step(enrollment)
@@ -227,6 +237,11 @@ class SequenceRun:
             if blocked is not None:
                 done[enrollment.recipient] = blocked
                 continue
+            cap = full.get((enrollment.account, self.steps[index].connects))
+            if cap is not None:
+                skips.setdefault(state.SKIP_CAP, []).append(enrollment.recipient)
+                done[enrollment.recipient] = {"status": WAITING, "step": index + 1, "reason": cap.reason}
+                continue
             if last is not None and self.min_interval > 0:
                 self.sleep(max(0.0, self.min_interval - (time.monotonic() - last)))
             try:
@@ -236,6 +251,7 @@ class SequenceRun:
                     raise  # the API's rate limit: the whole run waits
                 capped.append(wait)
                 skips.setdefault(state.SKIP_CAP, []).append(enrollment.recipient)
+                full[(enrollment.account, self.steps[index].connects)] = wait
                 done[enrollment.recipient] = {"status": WAITING, "step": index + 1, "reason": wait.reason}
                 continue
             except ConnectSafelyError as exc:

@@ -204,3 +204,21 @@ def test_the_funnels_bookkeeping_acceptance_and_skips(connection, isolated_defau
         assert SequenceStore(ledger).get_many("capped", ["cy"])["cy"].skip_reason == "cap"
     finally:
         ledger.close()
+
+
+def test_a_full_weekly_cap_costs_no_request_for_the_accounts_other_people(connection):
+    """Found by the soak run (tests/soak): with the weekly cap reached, every later run read the
+    relationship of each person still to invite before finding the cap full again, hundreds
+    of requests an hour against the API's per-key rate for invitations that could not go."""
+    first = accounts(connection)[0]
+    op = sequence(account_id=first, weekly_limit=1, on_limit="skip")
+    from airflow_provider_connectsafely.compat import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException, match="Weekly limit of 1 connection requests reached"):
+        op.execute(context("r1"))
+    assert connection.request_counts()[CONNECT] == 1
+    # the skip check of the one invited, then of the next one, who finds the cap full; not the third
+    assert connection.request_counts()[RELATIONSHIP] == 2
+    with pytest.raises(AirflowSkipException):
+        op.execute(context("r2"))
+    assert connection.request_counts()[RELATIONSHIP] == 2 + 1 + 1  # ann's acceptance, then bo's check

@@ -377,3 +377,27 @@ def test_replies_to_the_last_step_count_only_within_a_reply_window(ledger, clock
         assert [o["recipient"] for o in later["outcomes"] if o["status"] == "replied"] == ["ann"]
         assert last["summary"]["replied"] == 1 and replied == 1  # bob replied after the window
     assert len(api.sent) == 3
+
+
+def test_a_429_hold_on_the_reply_reads_pauses_the_run_before_any_step(ledger, clock):
+    """Found by the soak run (tests/soak): a 429 with a far reset on the reads of replies (the
+    listing, then each due conversation) failed the task with a raw RateLimitError instead
+    of pausing the run as a hold on a send does (``on_limit``)."""
+    from airflow_provider_connectsafely.outreach.delivery import WaitRequired
+
+    api = FakeApi()
+    sequence(ledger, api, FakeReplies()).execute(people("ann"))
+    hold = START + timedelta(days=3, hours=2)
+
+    class Held(FakeReplies):
+        def recent(self, since, account_id):
+            raise errors.RateLimitError(429, "Rate limit exceeded", None, hold)
+
+        def in_conversation(self, urn, since, account_id):
+            raise errors.RateLimitError(429, "Rate limit exceeded", None, hold)
+
+    clock.now = START + timedelta(days=3, minutes=1)
+    with pytest.raises(WaitRequired, match="while reading replies") as waited:
+        sequence(ledger, api, Held()).execute(people("ann"))
+    assert waited.value.reset_at == hold and waited.value.account is None
+    assert len(api.sent) == 1  # the follow-up waits for the reads
