@@ -100,7 +100,8 @@ class ConnectSafelyClient:
     :param pacer: paces requests from the answers' ``X-RateLimit-*`` headers (see
         :mod:`.pacing`). By default it waits at most as long as ``retry_policy`` sits out a
         429, so a policy that waits out none (``max_rate_limit_wait=0``) never paces either;
-        :meth:`RequestPacer.off` turns pacing off.
+        :meth:`RequestPacer.off` turns pacing off. The default pacer shares its window with the
+        process's other clients of the same API key and base URL.
     """
 
     def __init__(
@@ -123,10 +124,19 @@ class ConnectSafelyClient:
         self.verify = verify
         self.retry_policy = retry_policy or RetryPolicy()
         self._sleep = sleep
-        self.pacer = pacer or RequestPacer(max_wait=self.retry_policy.max_rate_limit_wait, sleep=sleep)
+        self.pacer = pacer or RequestPacer(
+            max_wait=self.retry_policy.max_rate_limit_wait, sleep=sleep, key=self._key_fingerprint()
+        )
 
     def __repr__(self) -> str:
         return f"ConnectSafelyClient(base_url={self.base_url!r})"
+
+    def _key_fingerprint(self) -> str:
+        """Names the API key's request window (shared by this process's clients of the key)
+        without holding the key itself."""
+        import hashlib
+
+        return hashlib.sha256(f"{self.base_url}\0{self._api_key}".encode()).hexdigest()
 
     @cached_property
     def session(self) -> requests.Session:

@@ -27,10 +27,13 @@ waits for midnight, as it would have to anyway.
 the longest 429 wait sat out in-process), and a 0 turns waiting off. A request that goes out
 early and draws a 429 is handled by the retry policy as before (:mod:`.retry`).
 
-**One process only.** A pacer belongs to one client (one hook, one task). It cannot see the
-requests of other workers on the same API key: they consume the same window, which it learns
-of only from the next answer's ``Remaining``. Several workers on one key may therefore still
-draw 429s; the retry policy waits those out, or the operators defer until the reset.
+**One window per key and process.** Pacers given the same ``key`` (the client passes a
+fingerprint of its base URL and API key) share what they know of the window: the hooks of
+several tasks run by one ``dag.test()``, or several clients in one task, pace together. A pacer
+cannot see the requests of other processes on the same API key: they consume the same window,
+which it learns of only from the next answer's ``Remaining``. Several workers on one key may
+therefore still draw 429s; the retry policy waits those out, or the operators defer until the
+reset.
 """
 
 from __future__ import annotations
@@ -65,6 +68,25 @@ class RateWindow:
     resets_at: datetime
 
 
+class _Shared:
+    """What is known of one request window, and the lock that guards it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.window: RateWindow | None = None
+
+
+_BY_KEY: dict[str, _Shared] = {}
+_BY_KEY_LOCK = threading.Lock()
+
+
+def _shared(key: str | None) -> _Shared:
+    if key is None:
+        return _Shared()
+    with _BY_KEY_LOCK:
+        return _BY_KEY.setdefault(key, _Shared())
+
+
 class RequestPacer:
     """Waits before a request when the API's request window has no room left.
 
@@ -79,6 +101,8 @@ class RequestPacer:
     :param margin: seconds to wait past the reset, for clocks that differ slightly.
     :param clock: the current time as an aware datetime (tests pass a fake).
     :param sleep: how to wait (tests pass a fake).
+    :param key: pacers of this process with the same key share one window (see above); None:
+        this pacer's own.
     """
 
     def __init__(
@@ -90,6 +114,7 @@ class RequestPacer:
         margin: float = defaults.PACING_MARGIN,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] | None = None,
+        key: str | None = None,
     ) -> None:
         for name, value in (("horizon", horizon), ("max_wait", max_wait), ("margin", margin)):
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
@@ -102,8 +127,7 @@ class RequestPacer:
         self.margin = float(margin)
         self._clock = clock or utc_now
         self._sleep = sleep or time.sleep
-        self._window: RateWindow | None = None
-        self._lock = threading.Lock()
+        self._shared = _shared(key)
 
     @classmethod
     def off(cls) -> RequestPacer:
@@ -116,8 +140,8 @@ class RequestPacer:
     @property
     def window(self) -> RateWindow | None:
         """The window being paced, or None when nothing is known about one."""
-        with self._lock:
-            return self._window
+        with self._shared.lock:
+            return self._shared.window
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Take in an answer's ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``.
@@ -134,8 +158,8 @@ class RequestPacer:
         ahead = (resets_at - now).total_seconds()
         if ahead > self.horizon:
             return  # a daily or weekly quota: not a request window
-        with self._lock:
-            self._window = RateWindow(remaining, resets_at) if ahead > 0 else None
+        with self._shared.lock:
+            self._shared.window = RateWindow(remaining, resets_at) if ahead > 0 else None
 
     def before_request(self) -> float:
         """Wait, if the window has no room left, until it resets (at most ``max_wait``).
@@ -144,18 +168,19 @@ class RequestPacer:
         """
         if self.max_wait <= 0:
             return 0.0
-        with self._lock:
-            window = self._window
+        shared = self._shared
+        with shared.lock:
+            window = shared.window
             if window is None:
                 return 0.0
             now = self._clock()
             if now >= window.resets_at:
-                self._window = None
+                shared.window = None
                 return 0.0
             if window.remaining > self.reserve:
                 # Counted here too: an answer of another thread, or one without the headers,
                 # may come later or never.
-                self._window = RateWindow(window.remaining - 1, window.resets_at)
+                shared.window = RateWindow(window.remaining - 1, window.resets_at)
                 return 0.0
             wait = min((window.resets_at - now).total_seconds() + self.margin, self.max_wait)
             log.info(
@@ -164,8 +189,9 @@ class RequestPacer:
                 wait,
                 window.resets_at.isoformat(timespec="milliseconds"),
             )
+            # Asleep with the lock held: the key's other pacers wait for the same reset.
             self._sleep(wait)
-            self._window = None
+            shared.window = None
             return wait
 
 

@@ -14,6 +14,7 @@ DEFECTS = {
     "removed-claim": "no-step-twice",
     "cap-local-time": "daily-cap",
     "follow-up-wrong-account": "same-account",
+    "claim-ignores-suppression": "opt-out",
 }
 
 
@@ -24,6 +25,7 @@ def inject_defect(name: str) -> None:
         "removed-claim": _removed_claim,
         "cap-local-time": _cap_local_time,
         "follow-up-wrong-account": _follow_up_wrong_account,
+        "claim-ignores-suppression": _claim_ignores_suppression,
     }[name]()
 
 
@@ -90,3 +92,12 @@ def _follow_up_wrong_account() -> None:
         return request
 
     LinkedInSequenceOperator._build = build  # type: ignore[method-assign]
+
+
+def _claim_ignores_suppression() -> None:
+    """The claim no longer checks the do-not-contact list (opt-outs are still recorded)."""
+    from sqlalchemy import false
+
+    from airflow_provider_connectsafely.ledger import suppressions
+
+    suppressions.blocking = lambda *args, **kwargs: false()

@@ -28,7 +28,7 @@ for _path in (str(HERE), str(TESTS)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from population import ACCOUNTS, START, WINDOW, Population, draw  # noqa: E402
+from population import ACCOUNTS, RECONTACT_AFTER, START, WINDOW, Population, draw  # noqa: E402
 from world import kind_of  # noqa: E402
 
 API_KEY = "soak-key-5be1"
@@ -181,7 +181,7 @@ class SoakRun:
             if _open_somewhere(at):
                 plan_dags.append(("soak_sequence", {}))
                 plan_dags.append(("soak_batch", {}))
-                person = next(singles, None)
+                person = self.world.recontact(at, RECONTACT_AFTER, number) or next(singles, None)
                 if person is not None:
                     plan_dags.append(("soak_single", {"recipient": person.profile_id, "tz": person.timezone}))
             tick = Tick(number, at, [d for d, _ in plan_dags])

@@ -21,7 +21,7 @@ from population import (
     WARMUP,
     WEEKLY_LIMIT,
 )
-from world import Sent, delivered
+from world import Sent, _people_by_urn, delivered
 
 from airflow_provider_connectsafely.emulator.clock import parse_iso
 
@@ -35,6 +35,8 @@ INVARIANTS = {
     "final-state": "every person is in a terminal state, or active with a reason",
     "ledger-matches": "the ledger's sent rows equal what the emulator received, but unknown rows "
     "that each match exactly one ambiguous fault",
+    "opt-out": "a reply asking to stop, once read, puts the person on the do-not-contact list "
+    "(no other reply does), and nothing from any campaign reaches them after that",
     "request-rate": "API requests stay under the per-key rate (no 429 of the rate window, but "
     "those explained by fault answers without rate headers just before)",
 }
@@ -121,6 +123,7 @@ def check(soak: Any, emulator: Any, ledger_url: str) -> dict[str, Any]:
     faults = soak.fault_record if hasattr(soak, "fault_record") else []
     _ledger_matches(sent, ledger["sends"], faults, fail)
     finals = _final_states(soak, sent, ledger["enrollments"], fail)
+    _opt_outs(soak, sent, ledger, fail)
 
     rate = emulator.rate_limit()
     rate["explained"] = _rate_refusals(emulator.requests(), fail)
@@ -129,6 +132,17 @@ def check(soak: Any, emulator: Any, ledger_url: str) -> dict[str, Any]:
         "violations": violations,
         "sent": sent,
         "ledger": {k: v for k, v in ledger.items() if k != "enrollments"},
+        "opt_outs": {
+            "written": sum(1 for r in soak.world.replies if r["opt_out"]),
+            "suppressed": len(
+                {
+                    _people_by_urn.get(r["person"], r["person"])
+                    for r in ledger["suppressions"]
+                    if r["source"] == "reply"
+                }
+            ),
+            "recontacted": len(soak.world.recontacted),
+        },
         "finals": finals,
         "rate": rate,
         "requests": len(emulator.requests()),
@@ -159,16 +173,17 @@ def _rate_refusals(requests: list[dict[str, Any]], fail: Any) -> list[str]:
 def _read_ledger(url: str) -> dict[str, Any]:
     from sqlalchemy import create_engine, select
 
-    from airflow_provider_connectsafely.ledger.schema import enrollments, sends
+    from airflow_provider_connectsafely.ledger.schema import enrollments, sends, suppressions
 
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(select(sends))]
             enrolled = [dict(r._mapping) for r in conn.execute(select(enrollments))]
+            suppressed = [dict(r._mapping) for r in conn.execute(select(suppressions))]
     finally:
         engine.dispose()
-    return {"sends": rows, "enrollments": enrolled}
+    return {"sends": rows, "enrollments": enrolled, "suppressions": suppressed}
 
 
 def _key_of(row: dict[str, Any]) -> tuple[str, str]:
@@ -240,3 +255,30 @@ def _final_states(soak: Any, sent: list[Sent], enrolled: list[dict[str, Any]], f
             reason = "active without a reason"
         finals[f"active: {reason}"] += 1
     return finals
+
+
+def _opt_outs(soak: Any, sent: list[Sent], ledger: dict[str, Any], fail: Any) -> None:
+    """A read opt-out suppresses the person (and nothing else does); nothing reaches a person
+    after their suppression was committed, whichever DAG tries."""
+    opted = {r["person"] for r in soak.world.replies if r["opt_out"]}
+    enrolled = {
+        r["recipient"]: r["state"] for r in ledger["enrollments"] if r["campaign"] == SEQUENCE_CAMPAIGN
+    }
+    # a person is listed under each of their identifiers (profile id, URN): one entry each
+    listed: dict[str, dict[str, Any]] = {}
+    for row in sorted(ledger["suppressions"], key=lambda r: r["created_at"]):
+        if row["scope"] == "":
+            listed.setdefault(_people_by_urn.get(row["person"], row["person"]), row)
+    for who in sorted(opted):
+        if enrolled.get(who) in ("replied", "suppressed") and who not in listed:
+            fail(
+                "opt-out",
+                f"{who} asked to stop and the sequence read it ({enrolled[who]}), but is not suppressed",
+            )
+    for who, row in sorted(listed.items()):
+        if row["source"] == "reply" and who not in opted:
+            fail("opt-out", f"{who} is suppressed from a reply that did not ask to stop")
+        since = row["created_at"]
+        for s in sent:
+            if s.person == who and s.at > since:
+                fail("opt-out", f"{s.kind} to {who} at {s.at}, on the do-not-contact list since {since}")

@@ -47,6 +47,15 @@ SIZES = {"sequence": 1400, "batch": 450, "single": 150}
 CONNECTED_SHARE = 0.05
 ACCEPT_SHARE = 0.35
 REPLY_SHARE = 0.08
+#: Of the sequence people who reply, the share whose reply asks to stop; every one of them,
+#: and a few others, is on the batch campaign's list too (after its own people), so a later
+#: batch send would reach them if their opt-out were not obeyed.
+OPT_OUT_SHARE = 0.3
+ALSO_BATCH_SHARE = 0.05
+OPT_OUT_TEXT = "Please remove me from your list."
+REPLY_TEXT = "Thanks, not now."
+#: How long after an opt-out the single-send DAG is pointed at the person (it must skip them).
+RECONTACT_AFTER = timedelta(hours=3)
 
 
 @dataclass
@@ -55,6 +64,8 @@ class Person:
 
     :param accept_after: how long after an invitation reaches them they accept it (None: never).
     :param reply_after: how long after the first message reaches them they reply (None: never).
+    :param opts_out: their reply asks to stop (:data:`OPT_OUT_TEXT`).
+    :param also_batch: a sequence person on the batch campaign's list too.
     """
 
     profile_id: str
@@ -64,6 +75,8 @@ class Person:
     connected: bool = False
     accept_after: float | None = None  # hours
     reply_after: float | None = None  # hours
+    opts_out: bool = False
+    also_batch: bool = False
 
 
 @dataclass
@@ -91,11 +104,11 @@ class Population:
         with sqlite3.connect(path) as conn:
             conn.execute(
                 "CREATE TABLE people (recipient_profile_id TEXT PRIMARY KEY, first_name TEXT, "
-                "timezone TEXT, grp TEXT)"
+                "timezone TEXT, grp TEXT, also_batch INTEGER)"
             )
             conn.executemany(
-                "INSERT INTO people VALUES (?, ?, ?, ?)",
-                [(p.profile_id, p.first_name, p.timezone, p.group) for p in self.people],
+                "INSERT INTO people VALUES (?, ?, ?, ?, ?)",
+                [(p.profile_id, p.first_name, p.timezone, p.group, int(p.also_batch)) for p in self.people],
             )
 
     @classmethod
@@ -125,4 +138,9 @@ def draw(seed: int) -> Population:
             if rng.random() < REPLY_SHARE:
                 person.reply_after = rng.expovariate(1 / 40)
             population.people.append(person)
+    # A stream of its own, so that everything drawn above is what it was before opt-outs.
+    extra = random.Random(f"opt-outs-{seed}")
+    for person in population.group("sequence"):
+        person.opts_out = person.reply_after is not None and extra.random() < OPT_OUT_SHARE
+        person.also_batch = extra.random() < ALSO_BATCH_SHARE or person.opts_out
     return population

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from invariants import INVARIANTS
-from population import ACCOUNTS
+from population import ACCOUNTS, RECONTACT_AFTER
 
 
 def render(soak: Any, report: dict[str, Any]) -> str:
@@ -42,6 +42,19 @@ def render(soak: Any, report: dict[str, Any]) -> str:
                 f"- {row['state']}: `{row['dedupe_key']}` ({why[:120]}); settled at the end as "
                 f"{settled.get(row['dedupe_key'], '?')} from the emulator's record"
             )
+    opt = report["opt_outs"]
+    lines += [
+        "",
+        "## Opt-outs",
+        "",
+        f"Replies asking to stop: {opt['written']}; people on the do-not-contact list from a "
+        f"reply: {opt['suppressed']}; the single send pointed at an opted-out person "
+        f"{opt['recontacted']} time(s), {RECONTACT_AFTER.total_seconds() / 3600:g} hours after the API had "
+        "the reply:",
+    ]
+    for again in soak.world.recontacted:
+        result = next((t.results.get("soak_single", {}) for t in soak.ticks if t.number == again["tick"]), {})
+        lines.append(f"- {again['person']} at {again['at']}: {result.get('status') or result.get('state')}")
     lines += ["", "## Sequence people at the end", ""]
     lines += [f"- {k}: {n}" for k, n in sorted(report["finals"].items())]
     faults = getattr(soak, "fault_record", [])

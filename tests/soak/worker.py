@@ -112,4 +112,5 @@ def _task_result(dag_run: Any) -> dict[str, Any]:
     [ti] = dag_run.get_task_instances()
     value = xcom.get(ti.task_id)
     summary = value.get("summary") if isinstance(value, dict) else None
-    return {"state": str(ti.state), "summary": summary}
+    status = value.get("status") if isinstance(value, dict) else None  # a single send's outcome
+    return {"state": str(ti.state), "summary": summary, "status": status}

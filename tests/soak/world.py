@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from population import Population
+from population import OPT_OUT_TEXT, REPLY_TEXT, Population
 
 from airflow_provider_connectsafely.emulator.clock import parse_iso
 from airflow_provider_connectsafely.emulator.profiles import urn_of
@@ -35,6 +35,11 @@ def kind_of(text: str) -> str:
         if text.startswith(prefix):
             return kind
     return "other"
+
+
+#: The messages a person of each group replies to (a sequence person on the batch's list too
+#: answers the sequence, whose conversation its reply reads).
+REPLIED_TO = {"sequence": ("step2", "step3"), "batch": ("batch",), "single": ("single",)}
 
 
 def delivered(emulator: Any) -> list[Sent]:
@@ -69,6 +74,7 @@ class World:
     population: Population
     replies: list[dict[str, Any]] = field(default_factory=list)  # {person, account, at, visible_from}
     accepted: list[dict[str, Any]] = field(default_factory=list)
+    recontacted: list[dict[str, Any]] = field(default_factory=list)  # {person, at, tick}
     _replied: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -88,15 +94,35 @@ class World:
                 self.accepted.append({"person": person.profile_id, "at": now})
         first: dict[str, Sent] = {}
         for sent in delivered(emulator):
-            if sent.kind != "connect" and sent.person not in first:
+            person = self.people.get(sent.person)
+            if person is not None and sent.kind in REPLIED_TO[person.group] and sent.person not in first:
                 first[sent.person] = sent
         for who, sent in first.items():
-            person = self.people.get(who)
-            if person is None or person.reply_after is None or who in self._replied:
+            person = self.people[who]
+            if person.reply_after is None or who in self._replied:
                 continue
             at = sent.at + timedelta(hours=person.reply_after)
             if at <= now:
                 at = min(max(at, since), now)
-                emulator.reply(profile_id=who, text="Thanks, not now.", at=at, account_id=sent.account)
+                text = OPT_OUT_TEXT if person.opts_out else REPLY_TEXT
+                emulator.reply(profile_id=who, text=text, at=at, account_id=sent.account)
                 self._replied.add(who)
-                self.replies.append({"person": who, "account": sent.account, "at": at, "visible_from": now})
+                self.replies.append(
+                    {
+                        "person": who,
+                        "account": sent.account,
+                        "at": at,
+                        "visible_from": now,
+                        "opt_out": person.opts_out,
+                    }
+                )
+
+    def recontact(self, now: datetime, after: timedelta, tick: int) -> Any:
+        """The next person whose opt-out the API has had for ``after`` by ``now`` and whom no
+        send has been pointed at since (the single-send DAG then tries them), or None."""
+        done = {r["person"] for r in self.recontacted}
+        for reply in self.replies:
+            if reply["opt_out"] and reply["person"] not in done and reply["visible_from"] + after <= now:
+                self.recontacted.append({"person": reply["person"], "at": now, "tick": tick})
+                return self.people[reply["person"]]
+        return None

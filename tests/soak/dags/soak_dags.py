@@ -68,7 +68,9 @@ with DAG(dag_id="soak_batch", **_common) as batch_dag:
     SendLinkedInMessageBatchOperator(
         task_id="campaign",
         campaign=BATCH_CAMPAIGN,
-        recipients_sql=_rows("batch"),
+        # its own people, then the sequence people on its list too (population.ALSO_BATCH_SHARE)
+        recipients_sql="SELECT recipient_profile_id, first_name, timezone FROM people "
+        "WHERE grp = 'batch' OR also_batch = 1 ORDER BY grp, 1",
         recipients_conn_id=CRM,
         message="Hello {{ recipient.first_name }}, a word about our spring offer.",
         account_id=BATCH_ACCOUNT,

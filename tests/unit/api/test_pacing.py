@@ -3,6 +3,7 @@ against the emulator's request window on the emulator's manual clock (nobody sle
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
@@ -223,6 +224,32 @@ def test_a_steady_run_draws_no_429_and_waits_once_per_window(emulator, clock):
     # 35 requests at 10 per 2 s: three full windows waited out, the fourth not yet full.
     assert len(slept) == 3
     assert all(2.0 <= s <= 2.0 + defaults.PACING_MARGIN + 0.01 for s in slept)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_clients_of_one_key_in_one_process_pace_together(emulator, clock, shared):
+    """Two clients of the same key taking turns (two tasks of one ``dag.test()``, say): with
+    one window between them no request is refused; each on its own draws 429s."""
+    slept: list[float] = []
+    key = f"key-{uuid.uuid4()}" if shared else None
+
+    def own_pacer() -> RequestPacer:
+        return RequestPacer(clock=clock, sleep=lambda s: (slept.append(s), clock.advance(s)), key=key)
+
+    first, second = (client_on(emulator, clock, slept, pacer=own_pacer()) for _ in range(2))
+    for n in range(30):
+        (first if n % 2 else second).send(message(n))
+    assert len(emulator.messages()) == 30
+    refused = emulator.rate_limit()["refused"]
+    assert refused == 0 if shared else refused > 0
+
+
+def test_the_default_pacer_is_shared_by_the_clients_of_one_key_and_base_url(emulator):
+    one, two = ConnectSafelyClient(KEY, emulator.url), ConnectSafelyClient(KEY, emulator.url)
+    other_key = ConnectSafelyClient("another-key", emulator.url)
+    assert one.pacer._shared is two.pacer._shared
+    assert other_key.pacer._shared is not one.pacer._shared
+    assert KEY not in one._key_fingerprint()
 
 
 def test_reads_are_paced_too(emulator, clock):
