@@ -104,7 +104,7 @@ soak: install postgres-deps
 		--report $(SOAK_REPORT) $(SOAK_ARGS)
 
 soak-ci: install postgres-deps
-	$(BIN)/python -m pytest tests/soak/test_soak.py -q -s $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/soak/test_invariants.py tests/soak/test_soak.py -q -s $(PYTEST_ARGS)
 
 # The harness catches deliberate defects (tests/soak/defects.py): one 3-day run per defect.
 .PHONY: soak-defects

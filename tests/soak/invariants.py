@@ -24,6 +24,7 @@ from population import (
 from world import Sent, _people_by_urn, delivered
 
 from airflow_provider_connectsafely.emulator.clock import parse_iso
+from airflow_provider_connectsafely.outreach.delivery import ABANDONED
 
 INVARIANTS = {
     "no-step-twice": "no person receives a step (or message, or invitation) twice",
@@ -34,7 +35,7 @@ INVARIANTS = {
     "same-account": "follow-ups come from the account that sent the first step",
     "final-state": "every person is in a terminal state, or active with a reason",
     "ledger-matches": "the ledger's sent rows equal what the emulator received, but unknown rows "
-    "that each match exactly one ambiguous fault",
+    "that each match exactly one ambiguous fault (of the cause the row's reason names)",
     "opt-out": "a reply asking to stop, once read, puts the person on the do-not-contact list "
     "(no other reply does), and nothing from any campaign reaches them after that",
     "request-rate": "API requests stay under the per-key rate (no 429 of the rate window, but "
@@ -194,19 +195,37 @@ def _key_of(row: dict[str, Any]) -> tuple[str, str]:
     return _kind_and_person(row["dedupe_key"])
 
 
+def _cause(row_or_fault: dict[str, Any]) -> str:
+    """What left a send unresolved: ``"kill"`` (a worker stopped between its claim and its
+    record) or ``"answer"`` (an answer, or a broken connection, that did not say whether the API
+    acted). A ledger row says which in its reason; a fault in its name."""
+    if "name" in row_or_fault:
+        return "kill" if row_or_fault["name"].startswith("worker SIGKILLed") else "answer"
+    if row_or_fault["state"] == "pending" or ABANDONED in (row_or_fault.get("error") or ""):
+        return "kill"
+    return "answer"
+
+
 def _ledger_matches(
     sent: list[Sent], rows: list[dict[str, Any]], faults: list[dict[str, Any]], fail: Any
 ) -> None:
+    """Sent rows equal the emulator's deliveries; each unknown or pending row matches exactly one
+    ambiguous fault of the cause its reason names (a random kill that lands after a reset of the
+    same send has already been recorded is not a second explanation of it)."""
     received = {(s.kind, s.person) for s in sent}
     recorded = {_key_of(r): r for r in rows}
-    ambiguous = Counter((f["kind"], f["person"]) for f in faults if f.get("ambiguous") and f.get("person"))
+    ambiguous = Counter(
+        (f["kind"], f["person"], _cause(f)) for f in faults if f.get("ambiguous") and f.get("person")
+    )
     for key, row in recorded.items():
         if row["state"] == "sent" and key not in received:
             fail("ledger-matches", f"the ledger has {row['dedupe_key']} sent; the emulator never received it")
-        if row["state"] in ("unknown", "pending") and ambiguous[key] != 1:
+        cause = _cause(row) if row["state"] in ("unknown", "pending") else ""
+        if cause and ambiguous[(*key, cause)] != 1:
             fail(
                 "ledger-matches",
-                f"{row['dedupe_key']} is {row['state']} but matches {ambiguous[key]} ambiguous faults",
+                f"{row['dedupe_key']} is {row['state']} ({cause}) but matches "
+                f"{ambiguous[(*key, cause)]} ambiguous faults of that cause",
             )
     for key in received - {k for k, r in recorded.items() if r["state"] == "sent"}:
         row = recorded.get(key)
