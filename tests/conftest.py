@@ -114,6 +114,16 @@ def connection(emulator, monkeypatch):
 # -- PostgreSQL (Debian's cluster, started here when needed; see ../shared testing notes) ----
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """A test that uses the PostgreSQL server is a ``postgres`` test, marked or not, so that
+    ``-m "not postgres"`` (test-python's two runs at once) never starts or stops the cluster
+    under another run."""
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
 def postgres_server(request):
     """A running PostgreSQL on 127.0.0.1: Debian's cluster, started for this session and

@@ -155,6 +155,7 @@ def test_describe_hides_passwords_in_query_options(tmp_path):
     assert "s3cret-opt" not in store.describe()
 
 
+@pytest.mark.postgres
 def test_postgres_url_hides_the_password(postgres_url):
     store = SendLedger.from_url(postgres_url)
     assert "connectsafely-tests" not in store.describe()
